@@ -1,0 +1,37 @@
+"""Process environment the pipeline relies on: hub access switches and cache folders."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+# Every switch that keeps Hugging Face libraries from reaching a hub.
+HUB_OFFLINE_VARS = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "HF_DATASETS_OFFLINE")
+
+
+def set_hub_access(allowed: bool) -> None:
+    """Turn hub downloads on or off for this process and every job it starts.
+
+    Offline is the default: code that would reach for a hub fails at once with a clear error
+    instead of hanging on a network that is not there.
+    """
+    for var in HUB_OFFLINE_VARS:
+        os.environ[var] = "0" if allowed else "1"
+
+
+def default_offline() -> None:
+    """Offline unless the caller already chose (e.g. ``HF_HUB_OFFLINE=0 speechalign ...``)."""
+    for var in HUB_OFFLINE_VARS:
+        os.environ.setdefault(var, "1")
+
+
+def set_cache_dirs(root: str | os.PathLike = ".cache") -> None:
+    """Keep library caches (numba, matplotlib, HF) inside the project unless the user set them."""
+    root = Path(root).resolve()
+    for var, sub in (
+        ("NUMBA_CACHE_DIR", "numba"),
+        ("MPLCONFIGDIR", "matplotlib"),
+        ("HF_HOME", "huggingface"),
+        ("XDG_CACHE_HOME", "xdg"),
+    ):
+        os.environ.setdefault(var, str(root / sub))
