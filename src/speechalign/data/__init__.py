@@ -1,0 +1,1 @@
+"""Speech corpora: synthesised embedded corpora, loaders for real corpora, one manifest format."""
