@@ -75,10 +75,10 @@ def row_times(n_audio: int, frame_seconds: float, offset_seconds: float = 0.0) -
 
 def _spans(spans, role: str) -> np.ndarray:  # -> (N, 2)
     spans = np.asarray(spans)
+    if spans.size == 0:
+        raise ValueError(f"{role} is empty: nothing to align")
     if spans.ndim != 2 or spans.shape[1] != 2:
         raise ValueError(f"{role} must be a list of (start, end) pairs; got shape {spans.shape}")
-    if len(spans) == 0:
-        raise ValueError(f"{role} is empty: nothing to align")
     if not np.isfinite(spans).all():
         raise ValueError(f"{role} contains NaN or inf")
     if (spans[:, 1] < spans[:, 0]).any():
