@@ -5,7 +5,8 @@ audio row exactly one token, ``path[i]``, and among all allowed paths it maximis
 
 Allowed paths, for ``A >= T`` (the usual case, Glow-TTS MAS): ``path[0] == 0``, ``path[A-1] == T-1`` and each
 step advances 0 or 1 token, so every token gets at least one row. Ties: a row stays on the current token when
-staying scores at least as much, so spare rows go to later tokens.
+staying scores at least as much, so spare rows go to later tokens; among equal-sum paths this returns the
+pointwise latest one (the tests check it against brute force).
 
 For ``A < T`` (fewer audio positions than tokens) a non-skipping path cannot exist. We keep "one token per
 row, start at token 0, end at token T-1" and let the path skip: it strictly increases, each step advancing
