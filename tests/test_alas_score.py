@@ -179,3 +179,16 @@ def test_result_is_frozen(two_layer_example):
 def test_docstring_examples_run(module):
     outcome = doctest.testmod(importlib.import_module(module))
     assert outcome.attempted > 0 and outcome.failed == 0
+
+
+def test_fewer_audio_positions_than_tokens_scores_a_skipping_path():
+    # A = 3 rows, T = 6 one-token words: the path goes 0 -> best middle token -> 5, strictly increasing.
+    text = np.eye(6)[None]  # (1, 6, 6)
+    audio = np.eye(6)[[0, 3, 5]][None]  # (1, 3, 6)
+    spans = [(3 * w, 3 * w + 2) for w in range(6)]
+    ref = reference_path([(0.1 * w, 0.1 * w + 0.1) for w in range(6)], spans, spans, 3, 0.2)
+    assert ref.token_per_row.tolist() == [1, 3, 5]  # row centres 0.1, 0.3, 0.5 s
+    result = alas(audio, text, ref)
+    assert result.paths.tolist() == [[0, 3, 5]]
+    assert result.uniform_path.tolist() == [0, 3, 5]  # round(i * 5 / 2), halves up
+    assert result.scores.tokens[0] == 1 / 3 and result.scores.uniform_tokens == 1 / 3
