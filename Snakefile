@@ -1,0 +1,22 @@
+# speechalign: the whole study as one DAG. `snakemake --cores all` runs the profile named in params.yaml;
+# `snakemake --cores all --config profile=small` picks another. Rules live in workflow/rules/.
+from snakemake.utils import min_version
+
+from speechalign.config import load_params
+from speechalign.env import set_hub_access
+
+min_version("9.0")
+
+# params.yaml + params/<profile>.yaml + --config overrides, validated (errors name the bad key).
+config.update(load_params(workflow.basedir, overrides=config))
+set_hub_access(config["hub"]["allow"])
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/models.smk"
+
+
+rule all:
+    input:
+        all_outputs(),
+    default_target: True
