@@ -3,13 +3,14 @@
 from snakemake.utils import min_version
 
 from speechalign.config import load_params
-from speechalign.env import set_hub_access
+from speechalign.env import put_interpreter_on_path, set_hub_access
 
 min_version("9.0")
 
 # params.yaml + params/<profile>.yaml + --config overrides, validated (errors name the bad key).
 config.update(load_params(workflow.basedir, overrides=config))
 set_hub_access(config["hub"]["allow"])
+put_interpreter_on_path()
 
 
 include: "workflow/rules/common.smk"

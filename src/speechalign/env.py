@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 # Every switch that keeps Hugging Face libraries from reaching a hub.
@@ -35,3 +36,10 @@ def set_cache_dirs(root: str | os.PathLike = ".cache") -> None:
         ("XDG_CACHE_HOME", "xdg"),
     ):
         os.environ.setdefault(var, str(root / sub))
+
+
+def put_interpreter_on_path() -> None:
+    """Let rules call `speechalign` when Snakemake runs as .venv/bin/snakemake without an activated venv."""
+    bindir = str(Path(sys.executable).parent)
+    if os.environ.get("PATH", "").split(os.pathsep)[0] != bindir:
+        os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
