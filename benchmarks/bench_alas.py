@@ -14,15 +14,19 @@ project's environment:
 
 Prints medians over --repeats runs (after a warm-up run that also compiles numba) and ratios
 baseline / ours (above 1: ours is faster). Checks that every MAS implementation returns the same paths.
+Parallel regions (numba prange, torch's matmul) slow down badly when other processes busy the cores: the
+script prints the load average; compare runs taken at low load, or pin --threads 1.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Callable
 
+import numba
 import numpy as np
 import torch
 
@@ -164,10 +168,16 @@ def main() -> None:
     parser.add_argument("--widths", type=int, nargs="+", default=[576, 896, 4096], help="hidden widths d")
     parser.add_argument("--repeats", type=int, default=9, help="timed runs per measurement (median)")
     parser.add_argument("--extra-path", help="a folder to put on sys.path for optional baselines")
+    parser.add_argument("--threads", type=int, help="threads for numba and torch (default: theirs)")
     args = parser.parse_args()
     if args.extra_path:
         sys.path.insert(0, args.extra_path)
-    print(f"torch threads {torch.get_num_threads()}, numba threads {__import__('numba').get_num_threads()}")
+    if args.threads:
+        numba.set_num_threads(args.threads)
+        torch.set_num_threads(args.threads)
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    threads = f"torch threads {torch.get_num_threads()}, numba threads {numba.get_num_threads()}"
+    print(f"{threads}, load average {load}")
     sim = None
     for width in args.widths:
         sim = bench_similarity(args.layers, args.audio, args.text, width, args.repeats)
