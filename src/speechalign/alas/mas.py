@@ -27,7 +27,7 @@ __all__ = ["maximum_path", "path_score"]
 @njit(cache=True, nogil=True)
 def _non_skipping_path(sim, path):  # sim (A, T) with A >= T; path (A,) int32, written in place
     n_audio, n_text = sim.shape
-    # Unsigned counters let LLVM drop negative-index checks and vectorise the inner loop (6x here).
+    # Unsigned counters let LLVM drop negative-index checks and vectorise the inner loop (RESEARCH.md §6).
     rows = np.uint64(n_audio)
     cols = np.uint64(n_text)
     one = np.uint64(1)
