@@ -57,6 +57,6 @@ fi
 # 4. the pinned models, through the pipeline's own `models` target (resumable, verified).
 if [ "${SPEECHALIGN_SKIP_MODELS:-0}" != 1 ]; then
   say "provisioning models (snakemake models)"
-  "$VENV/bin/snakemake" --cores all --quiet rules models
+  "$VENV/bin/snakemake" --cores all models
 fi
 say "ready"
