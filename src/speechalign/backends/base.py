@@ -1,0 +1,146 @@
+"""The one interface every speech LLM backend implements, and the run it prepares.
+
+A *run* is one chat prompt, tokenised (or embedded) and ready for the LM: the audio run has the audio
+positions where the speech goes, the text run has the transcript there instead. Each run knows the exact
+half-open index span ``[start, stop)`` of those positions in its own sequence, located from the tokenised
+prompt (markers or character offsets), never from fixed counts.
+
+    backend = load_backend(spec, seed=0)                 # speechalign.backends.load_backend
+    audio_run = backend.audio_run(wave, task)            # wave: (N,) float32 at backend.sample_rate
+    text_run = backend.text_run(transcript, task)
+    audio_states = backend.prefill(audio_run)            # (L+1, A, D) float32: embeddings + every block
+    text_states = backend.prefill(text_run)              # (L+1, T, D)
+    answers = backend.generate([audio_run, text_run], max_new_tokens=48)
+"""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from speechalign.errors import UserFacingError
+
+__all__ = ["BackendInputError", "Run", "SpeechLLM", "token_span_of_chars"]
+
+
+class BackendInputError(UserFacingError):
+    """An input a backend cannot take (empty transcript, NaN audio, audio too long or too short).
+
+    Stages catch it per utterance and record the message as the rejection reason."""
+
+
+@dataclass
+class Run:
+    """One prepared prompt. ``span`` is ``[start, stop)`` of the audio positions (audio run) or of the
+    transcript tokens (text run) in this run's sequence of ``length`` positions.
+
+    ``token_char_spans``: text runs only, ``(T, 2)`` character offsets of each transcript token relative to
+    the transcript (what ``speechalign.alas.reference_path`` takes). ``payload``: backend-specific tensors.
+    """
+
+    kind: str  # "audio" or "text"
+    span: tuple[int, int]
+    length: int
+    token_char_spans: np.ndarray | None = None
+    payload: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def span_length(self) -> int:
+        return self.span[1] - self.span[0]
+
+
+class SpeechLLM(abc.ABC):
+    """A speech LLM as ALAS needs it: two runs per utterance, all-layer prefill, greedy answers."""
+
+    #: seconds per audio position, and the time of the start of audio position 0 (``row_times`` convention)
+    frame_seconds: float
+    offset_seconds: float
+    #: sample rate the waveforms must have
+    sample_rate: int = 16000
+    #: longest audio the encoder takes, in seconds
+    max_audio_seconds: float = 30.0
+
+    @property
+    @abc.abstractmethod
+    def num_hidden_states(self) -> int:
+        """L+1: the embedding output plus one per block (what ``prefill`` returns along axis 0)."""
+
+    @abc.abstractmethod
+    def audio_run(self, wave: np.ndarray, task: str) -> Run:
+        """The audio prompt: the speech, then ``task``, in the backend's chat template."""
+
+    @abc.abstractmethod
+    def text_run(self, transcript: str, task: str) -> Run:
+        """The text prompt: the transcript where the speech was, then the same ``task``."""
+
+    @abc.abstractmethod
+    def _hidden_states(self, run: Run) -> tuple[torch.Tensor, ...]:
+        """One prefill forward: L+1 tensors ``(1, S, D)``."""
+
+    @abc.abstractmethod
+    def generate(self, runs: list[Run], max_new_tokens: int, batch_size: int = 8) -> list[str]:
+        """Greedy answers, one per run, special tokens stripped."""
+
+    @torch.inference_mode()
+    def prefill(self, run: Run) -> torch.Tensor:
+        """All layers of one prefill forward, kept only on ``run.span``: ``(L+1, span, D)`` float32.
+
+        Each layer is sliced and copied as soon as the forward returns, so what outlives this call is the
+        span only (not every position, and no generated steps)."""
+        start, stop = run.span
+        states = self._hidden_states(run)  # L+1 x (1, S, D)
+        if states[0].shape[1] != run.length:
+            raise RuntimeError(f"prefill saw {states[0].shape[1]} positions; the run has {run.length}")
+        kept = torch.stack([layer[0, start:stop].float() for layer in states])  # (L+1, span, D)
+        del states
+        return kept
+
+    def check_wave(self, wave: np.ndarray) -> np.ndarray:
+        """The waveform as ``(N,)`` float32, or a BackendInputError saying why it cannot be used."""
+        wave = np.asarray(wave)
+        if wave.ndim != 1:
+            raise BackendInputError(f"audio must be mono (N,) samples; got shape {wave.shape}")
+        if wave.size == 0:
+            raise BackendInputError("audio is empty")
+        if not np.isfinite(wave).all():
+            raise BackendInputError("audio contains NaN or infinity")
+        seconds = wave.size / self.sample_rate
+        if seconds > self.max_audio_seconds:
+            raise BackendInputError(
+                f"audio is {seconds:.2f} s, longer than the encoder's {self.max_audio_seconds:g} s"
+            )
+        return wave.astype(np.float32, copy=False)
+
+
+def check_transcript(transcript: str) -> str:
+    if not transcript or not transcript.strip():
+        raise BackendInputError("empty transcript: the text run has nothing to put where the audio was")
+    return transcript
+
+
+def token_span_of_chars(offsets: np.ndarray, start: int, stop: int) -> tuple[tuple[int, int], np.ndarray]:
+    """Tokens whose characters overlap ``[start, stop)`` of the tokenised string.
+
+    ``offsets``: ``(S, 2)`` character offsets of every token (a fast tokenizer's ``offset_mapping``;
+    special tokens with ``(0, 0)`` never overlap). Returns the token span ``(first, stop)`` and the
+    overlapping tokens' offsets clipped to ``[start, stop)`` and made relative to ``start``, ``(T, 2)``.
+
+    >>> offs = np.array([[0, 4], [4, 5], [5, 8], [8, 12], [12, 13]])  # "user" "\\n" "the" " cat" "\\n"
+    >>> span, chars = token_span_of_chars(offs, 5, 12)
+    >>> span, chars.tolist()
+    ((2, 4), [[0, 3], [3, 7]])
+    """
+    offsets = np.asarray(offsets, dtype=np.int64)
+    overlaps = (offsets[:, 0] < stop) & (offsets[:, 1] > start) & (offsets[:, 1] > offsets[:, 0])
+    hits = np.flatnonzero(overlaps)
+    if hits.size == 0:
+        raise BackendInputError(f"no token covers characters [{start}, {stop}) of the prompt")
+    first, last = int(hits[0]), int(hits[-1])
+    if hits.size != last - first + 1:
+        raise RuntimeError("transcript tokens are not contiguous in the prompt")
+    chars = np.clip(offsets[first : last + 1], start, stop) - start  # (T, 2)
+    return (first, last + 1), chars

@@ -1,0 +1,104 @@
+"""The composed backend on tiny random models: spans, prefill, generation, bad inputs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from tiny_models import tiny_whisper_encoder, tone
+
+from speechalign.backends import BackendInputError, Projector, ProjectorConfig, encode_unpadded
+
+TASK = "What is this about? Answer in 10-15 words."
+
+
+def test_audio_span_holds_exactly_the_projected_audio(tiny_composed):
+    wave = tone(1.0)  # 100 mel frames -> 50 encoder positions -> 12 LM positions (2 dropped)
+    run = tiny_composed.audio_run(wave, TASK)
+    start, stop = run.span
+    assert stop - start == 12
+    audio = tiny_composed.audio_embeddings(wave)[0]  # (12, D)
+    assert torch.equal(run.payload["inputs_embeds"][0, start:stop], audio)
+    # the positions just outside the span are prompt tokens, not audio
+    embed = tiny_composed.llm.get_input_embeddings().weight
+    for outside in (start - 1, stop):
+        row = run.payload["inputs_embeds"][0, outside]
+        assert (embed == row).all(dim=1).any()
+
+
+@pytest.mark.parametrize("seconds, words", [(0.5, 40), (4.0, 2)])  # transcript longer / shorter than audio
+def test_text_span_is_the_transcript_whatever_the_lengths(tiny_composed, seconds, words):
+    transcript = " ".join(["several"] * words)
+    audio_run = tiny_composed.audio_run(tone(seconds), TASK)
+    text_run = tiny_composed.text_run(transcript, TASK)
+    start, stop = text_run.span
+    ids = tiny_composed.tokenizer(transcript, add_special_tokens=False).input_ids
+    prompt_ids = tiny_composed.tokenizer(
+        tiny_composed._prompt_halves(TASK)[0] + transcript, add_special_tokens=False
+    ).input_ids
+    assert prompt_ids[start:stop] == ids
+    assert text_run.token_char_spans.shape == (len(ids), 2)
+    assert text_run.token_char_spans[-1, 1] == len(transcript)
+    # both runs share the prompt before the speech, so the spans start at the same index
+    assert audio_run.span[0] == start
+    longer = (stop - start) > audio_run.span_length
+    assert longer == (words == 40)
+
+
+def test_prefill_keeps_every_layer_on_the_span_only(tiny_composed):
+    run = tiny_composed.audio_run(tone(1.2), TASK)
+    states = tiny_composed.prefill(run)
+    assert states.shape == (tiny_composed.num_hidden_states, run.span_length, 32)
+    # layer 0 is the embedding output: the projected audio itself
+    assert torch.allclose(states[0], run.payload["inputs_embeds"][0, run.span[0] : run.span[1]])
+    full = tiny_composed.llm(inputs_embeds=run.payload["inputs_embeds"], output_hidden_states=True)
+    assert torch.allclose(states[-1], full.hidden_states[-1][0, run.span[0] : run.span[1]], atol=1e-5)
+
+
+def test_encoder_unpadded_matches_padded_whisper_on_a_full_window():
+    encoder = tiny_whisper_encoder().eval()
+    mel = torch.randn(1, 80, 3000)
+    with torch.inference_mode():
+        reference = encoder(mel).last_hidden_state
+        ours = encode_unpadded(encoder, mel)
+    assert torch.allclose(ours, reference, atol=1e-5)
+
+
+def test_batched_generation_equals_one_at_a_time(tiny_composed):
+    runs = [tiny_composed.audio_run(tone(s), TASK) for s in (0.6, 1.5)]
+    runs.append(tiny_composed.text_run("the cat sat on the mat", TASK))
+    batched = tiny_composed.generate(runs, max_new_tokens=6, batch_size=3)
+    single = [tiny_composed.generate([r], max_new_tokens=6)[0] for r in runs]
+    assert batched == single
+    assert all(isinstance(a, str) for a in batched)
+
+
+def test_projector_is_deterministic_for_a_seed_and_round_trips(tmp_path):
+    cfg = ProjectorConfig(encoder_dim=16, llm_dim=32, hidden_dim=24, stack=4)
+    a, b, c = (Projector.initialised(cfg, seed=s) for s in (0, 0, 1))
+    assert torch.equal(a.net[0].weight, b.net[0].weight)
+    assert not torch.equal(a.net[0].weight, c.net[0].weight)
+    a.save(tmp_path / "proj")
+    loaded = Projector.load(tmp_path / "proj")
+    assert loaded.config == cfg
+    x = torch.randn(1, 9, 16)
+    assert torch.equal(loaded(x), a(x))
+
+
+@pytest.mark.parametrize(
+    "wave, message",
+    [
+        (np.full(16000, np.nan, dtype=np.float32), "NaN"),
+        (np.zeros(0, dtype=np.float32), "empty"),
+        (tone(30.5), "longer than"),
+        (tone(0.05), "shorter than one audio position"),
+    ],
+)
+def test_bad_audio_gives_a_clear_error(tiny_composed, wave, message):
+    with pytest.raises(BackendInputError, match=message):
+        tiny_composed.audio_run(wave, TASK)
+
+
+def test_empty_transcript_gives_a_clear_error(tiny_composed):
+    with pytest.raises(BackendInputError, match="empty transcript"):
+        tiny_composed.text_run("  ", TASK)

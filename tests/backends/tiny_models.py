@@ -1,0 +1,75 @@
+"""Builders of tiny random models from configs (no downloads, seconds to build) and test waveforms."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+MODELS = Path(__file__).resolve().parents[2] / "data" / "models"
+
+SMOLLM_TOKENIZER = MODELS / "smollm2-135m-instruct" / "hf"
+QWEN_TOKENIZER = MODELS / "qwen2.5-coder-0.5b-instruct" / "hf"
+WHISPER = MODELS / "whisper-base" / "hf"
+
+
+def tiny_whisper_encoder(num_mel_bins: int = 80):
+    from transformers import WhisperConfig, WhisperModel
+
+    config = WhisperConfig(
+        d_model=16,
+        encoder_layers=2,
+        encoder_attention_heads=2,
+        encoder_ffn_dim=32,
+        decoder_layers=1,
+        decoder_attention_heads=2,
+        decoder_ffn_dim=32,
+        num_mel_bins=num_mel_bins,
+        max_source_positions=1500,
+        vocab_size=64,
+        pad_token_id=0,
+        bos_token_id=1,
+        eos_token_id=2,
+        decoder_start_token_id=1,
+    )
+    torch.manual_seed(0)
+    return WhisperModel(config).get_encoder()
+
+
+def tiny_composed():
+    """Tiny random Whisper encoder + projector + tiny random Llama, with SmolLM2's real tokenizer."""
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM, WhisperFeatureExtractor
+
+    from speechalign.backends import ComposedSpeechLLM, Projector, ProjectorConfig
+
+    tokenizer = AutoTokenizer.from_pretrained(SMOLLM_TOKENIZER)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=3,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=4096,
+        eos_token_id=tokenizer.eos_token_id,
+    )
+    torch.manual_seed(0)
+    llm = LlamaForCausalLM(config)
+    projector = Projector.initialised(
+        ProjectorConfig(encoder_dim=16, llm_dim=32, hidden_dim=24, stack=4), seed=0
+    )
+    return ComposedSpeechLLM(
+        encoder=tiny_whisper_encoder(),
+        feature_extractor=WhisperFeatureExtractor(feature_size=80),
+        projector=projector,
+        llm=llm,
+        tokenizer=tokenizer,
+        system_prompt="You are a helpful assistant.",
+    )
+
+
+def tone(seconds: float, sample_rate: int = 16000) -> np.ndarray:
+    """A deterministic test waveform ``(N,)`` float32."""
+    t = np.arange(int(seconds * sample_rate)) / sample_rate
+    return (0.1 * np.sin(2 * np.pi * 220 * t) * (1 + np.sin(2 * np.pi * 3 * t))).astype(np.float32)
