@@ -10,3 +10,8 @@ import tiny_models
 @pytest.fixture(scope="session")
 def tiny_composed():
     return tiny_models.tiny_composed()
+
+
+@pytest.fixture(scope="session")
+def tiny_qwen2_audio():
+    return tiny_models.tiny_qwen2_audio()

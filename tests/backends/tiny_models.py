@@ -73,3 +73,48 @@ def tone(seconds: float, sample_rate: int = 16000) -> np.ndarray:
     """A deterministic test waveform ``(N,)`` float32."""
     t = np.arange(int(seconds * sample_rate)) / sample_rate
     return (0.1 * np.sin(2 * np.pi * 220 * t) * (1 + np.sin(2 * np.pi * 3 * t))).astype(np.float32)
+
+
+def tiny_qwen2_audio():
+    """Tiny random Qwen2-Audio with the provisioned Qwen2.5 tokenizer (+ audio tokens) and a 128-bin Whisper
+    feature extractor: the real processor and model classes, random weights."""
+    from transformers import (
+        AutoTokenizer,
+        Qwen2AudioConfig,
+        Qwen2AudioEncoderConfig,
+        Qwen2AudioForConditionalGeneration,
+        Qwen2Config,
+    )
+
+    from speechalign.backends.qwen2_audio import Qwen2AudioSpeechLLM, build_processor
+
+    processor = build_processor(AutoTokenizer.from_pretrained(QWEN_TOKENIZER))
+    tokenizer = processor.tokenizer
+    audio_config = Qwen2AudioEncoderConfig(
+        num_mel_bins=128,
+        encoder_layers=1,
+        encoder_attention_heads=2,
+        encoder_ffn_dim=32,
+        d_model=16,
+        max_source_positions=1500,
+    )
+    text_config = Qwen2Config(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=4096,
+        eos_token_id=tokenizer.convert_tokens_to_ids("<|im_end|>"),
+    )
+    config = Qwen2AudioConfig(
+        audio_config=audio_config,
+        text_config=text_config,
+        audio_token_id=tokenizer.convert_tokens_to_ids("<|AUDIO|>"),
+    )
+    torch.manual_seed(0)
+    model = Qwen2AudioForConditionalGeneration(config)
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.generation_config.eos_token_id = text_config.eos_token_id
+    return Qwen2AudioSpeechLLM(model, processor, system_prompt="You are a helpful assistant.")
