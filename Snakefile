@@ -14,6 +14,7 @@ put_interpreter_on_path()
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/download.smk"
 include: "workflow/rules/models.smk"
 
 

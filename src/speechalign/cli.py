@@ -22,6 +22,7 @@ from speechalign.errors import UserFacingError
 # stage name -> module that defines ``HELP``, ``add_arguments(parser)`` and ``run(args)``.
 # Modules import their heavy dependencies inside ``run`` so that ``--help`` stays fast.
 STAGES: dict[str, str] = {
+    "download": "speechalign.download.cli",
     "models": "speechalign.models.cli",
 }
 

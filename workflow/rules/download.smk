@@ -1,0 +1,42 @@
+# Stage 0, download: public corpora into data/raw/<corpus>/ (corpora.lock.yaml: sources, licences,
+# checksums), licence-gated ones (IEMOCAP) registered from the user's copy. The embedded default needs none.
+
+
+rule download_corpus:
+    input:
+        lock=config["download"]["lock"],
+    output:
+        marker="data/raw/{corpus}/DOWNLOADED.json",
+    log:
+        "logs/download/{corpus}.log",
+    benchmark:
+        "logs/bench/download/{corpus}.tsv"
+    wildcard_constraints:
+        corpus="[a-z0-9]+",
+    threads: 1
+    resources:
+        mem_mb=1000,
+    params:
+        cfg=stage_params("download"),
+    shell:
+        "speechalign download corpus --name {wildcards.corpus} --lock {input.lock} --out {output.marker} "
+        "--cache data/cache/downloads --params {params.cfg} 2> {log}"
+
+
+rule download_index:
+    input:
+        markers=download_markers(),
+    output:
+        "data/raw/corpora.json",
+    log:
+        "logs/download/index.log",
+    threads: 1
+    resources:
+        mem_mb=500,
+    shell:
+        "speechalign download index --out {output} {input.markers} 2> {log}"
+
+
+rule download:
+    input:
+        rules.download_index.output,
