@@ -13,7 +13,13 @@ row, start at token 0, end at token T-1" and let the path skip: it strictly incr
 1 or more tokens, and ``A - 2`` rows pick the middle tokens that maximise the sum. Ties pick the later
 predecessor, as above. With a single row (``A == 1``) the start rule wins: the path is ``[0]``.
 
-Both are computed by numba kernels, batched over layers with ``prange`` (one call per utterance).
+Both are computed by numba kernels, batched over layers with ``prange`` (one call per utterance): an
+audio-major sweep with 1-byte back-pointers that reads the similarity in the layout ``similarity`` writes.
+
+Threads: numba's OpenMP workers and torch's share the cores. Right after torch ran in the same process,
+torch's spinning workers made the 2-thread ``prange`` call 10-20x slower on 2 cores (1.3 ms -> 12-24 ms for
+33 layers of 750x150); ``OMP_WAIT_POLICY=PASSIVE`` (set before torch is imported), ``NUMBA_NUM_THREADS=1``
+or ``NUMBA_THREADING_LAYER=workqueue`` avoid it.
 """
 
 from __future__ import annotations
