@@ -137,6 +137,25 @@ def _token_range_of_words(token_word: np.ndarray, n_words: int) -> tuple[np.ndar
     return np.where(tokenless, fallback, first), np.where(tokenless, fallback, last)
 
 
+def _rows_to_words(times: np.ndarray, centres: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Word of each row ``(A,)``, and masks ``(A,)``: before the first word; inside a word's speech."""
+    started = np.searchsorted(times[:, 0], centres, side="right") - 1  # last word begun; -1 before any
+    word = np.maximum(started, 0)
+    # A word's speech ends at its end time or where the next word starts, whichever comes first.
+    speech_end = np.minimum(times[:, 1], np.append(times[1:, 0], np.inf))  # (W,)
+    before_speech = started < 0
+    return word, before_speech, ~before_speech & (centres < speech_end[word])
+
+
+def _spread_over_tokens(times, centres, word, in_speech, first, last) -> np.ndarray:
+    """Token of each row if the rows inside a word were spread evenly over its tokens, ``(A,)``."""
+    speech_rows = np.bincount(word[in_speech], minlength=len(times))  # (W,)
+    first_speech_row = np.searchsorted(centres, times[:, 0], side="left")  # (W,) first centre inside
+    rank = np.arange(len(centres)) - first_speech_row[word]  # (A,) position of the row within its word
+    n_tokens = last - first + 1  # (W,)
+    return first[word] + (rank * n_tokens[word]) // np.maximum(speech_rows[word], 1)
+
+
 def reference_path(
     word_times,
     word_char_spans,
@@ -164,19 +183,10 @@ def reference_path(
             f"word_times has {n_words} words but word_char_spans has {len(np.asarray(word_char_spans))}"
         )
     centres = row_times(n_audio, frame_seconds, offset_seconds)  # (A,)
-    started = np.searchsorted(times[:, 0], centres, side="right") - 1  # (A,) last word begun; -1 before any
-    word = np.maximum(started, 0)
-    # A word's speech ends at its end time or where the next word starts, whichever comes first.
-    speech_end = np.minimum(times[:, 1], np.append(times[1:, 0], np.inf))  # (W,)
-    in_speech = (started >= 0) & (centres < speech_end[word])
+    word, before_speech, in_speech = _rows_to_words(times, centres)
     first, last = _token_range_of_words(token_word, n_words)
-    token = np.where(started < 0, first[word], last[word])  # before speech: first token; gaps: last token
-    # Spread each word's speech rows evenly over its tokens.
-    speech_rows = np.bincount(word[in_speech], minlength=n_words)  # (W,)
-    first_speech_row = np.searchsorted(centres, times[:, 0], side="left")  # (W,)
-    rank = np.arange(n_audio) - first_speech_row[word]
-    n_tokens = last - first + 1
-    spread = first[word] + (rank * n_tokens[word]) // np.maximum(speech_rows[word], 1)
+    token = np.where(before_speech, first[word], last[word])  # silence: first token before, last token after
+    spread = _spread_over_tokens(times, centres, word, in_speech, first, last)
     token = np.where(in_speech, spread, token)
     without_rows = np.setdiff1d(np.arange(n_words), word)
     return ReferencePath(
