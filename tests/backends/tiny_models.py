@@ -118,3 +118,38 @@ def tiny_qwen2_audio():
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     model.generation_config.eos_token_id = text_config.eos_token_id
     return Qwen2AudioSpeechLLM(model, processor, system_prompt="You are a helpful assistant.")
+
+
+def write_utterance(folder: Path, uid: str, wave: np.ndarray, text: str, words, question=None, answer=None):
+    """A manifest ``Utterance`` with ``wave`` written to ``folder/uid.wav`` (float, so NaN survives)."""
+    import soundfile as sf
+
+    from speechalign.data.manifest import Utterance, Word
+
+    path = folder / f"{uid}.wav"
+    sf.write(path, wave, 16000, subtype="FLOAT")
+    return Utterance(
+        id=uid,
+        audio_path=str(path),
+        sample_rate=16000,
+        num_samples=len(wave),
+        text=text,
+        speaker="test",
+        split="test",
+        source="test",
+        words=tuple(Word(w, s, e) for w, s, e in words),
+        question=question,
+        answer=answer,
+    )
+
+
+class FakeSbert:
+    """Sentence embeddings from letter counts: deterministic, and identical answers get cosine 1."""
+
+    def encode(self, texts, normalize_embeddings=True, convert_to_numpy=True):
+        out = np.zeros((len(texts), 27), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for ch in text.lower():
+                out[row, ord(ch) - 97 if "a" <= ch <= "z" else 26] += 1
+        out[:, 26] += 1e-3  # never a zero vector
+        return out / np.linalg.norm(out, axis=1, keepdims=True)

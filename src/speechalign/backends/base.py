@@ -85,7 +85,7 @@ class SpeechLLM(abc.ABC):
     def generate(self, runs: list[Run], max_new_tokens: int, batch_size: int = 8) -> list[str]:
         """Greedy answers, one per run, special tokens stripped."""
 
-    @torch.inference_mode()
+    @torch.no_grad()  # not inference_mode: callers may edit the returned tensor in place
     def prefill(self, run: Run) -> torch.Tensor:
         """All layers of one prefill forward, kept only on ``run.span``: ``(L+1, span, D)`` float32.
 
