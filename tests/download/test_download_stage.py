@@ -139,6 +139,7 @@ def test_bad_archive_stops_the_stage_and_leaves_no_data(tmp_path, http_server, c
     assert run_stage(tmp_path, lock, "librispeech", librispeech_subsets=["dev-clean"]) == 2
     assert message in capsys.readouterr().err
     assert tree(tmp_path / "raw" / "librispeech") == set()  # no marker, no stamp, no partial extraction
+    assert not list((tmp_path / "cache").rglob("*.tar.gz"))  # a rerun fetches it afresh
     assert not (tmp_path / "raw" / "escaped.txt").exists()
 
 

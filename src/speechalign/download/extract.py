@@ -125,7 +125,7 @@ def extract_archive(archive: Path, target: Path) -> list[str]:
         except (tarfile.TarError, zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError) as err:
             raise ExtractError(
                 f"{archive.name} is corrupt or not a tar/zip archive ({type(err).__name__}: {err}); "
-                f"nothing was extracted. Delete it and rerun to download it again."
+                f"nothing was extracted."
             ) from err
         return merge_into(staging, target)
     finally:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from speechalign.download.extract import extract_archive
+from speechalign.download.extract import ExtractError, extract_archive
 from speechalign.download.http import Timeouts, fetch, file_digest, preflight
 from speechalign.download.lock import CorpusSpec, FileSpec, LockError, safe_relative
 from speechalign.errors import UserFacingError
@@ -133,7 +133,14 @@ def fetch_one(spec: FileSpec, root: Path, corpus: str, settings: Settings) -> di
         log.warning(UNPINNED_WARNING, f"{corpus}/{spec.path}", sha256, root / MARKER)
     extracted = None
     if spec.extract:
-        extracted = extract_archive(destination, root)
+        try:
+            extracted = extract_archive(destination, root)
+        except ExtractError as err:
+            destination.unlink(missing_ok=True)  # so that a rerun fetches it afresh
+            raise ExtractError(
+                f"{corpus}: {err} The archive was deleted; rerun to download it again. If this repeats with "
+                f"a pinned checksum, the lock entry does not describe a valid archive: report it."
+            ) from err
         if not settings.keep_archives:
             destination.unlink()
     record = file_record(spec, sha256, extracted)
