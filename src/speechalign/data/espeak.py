@@ -21,18 +21,20 @@ import _ctypes
 import bisect
 import contextlib
 import ctypes
+import functools
 import hashlib
 import os
 import re
 import shutil
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from speechalign.data.manifest import Word
 from speechalign.errors import UserFacingError
 
 # espeak_AUDIO_OUTPUT / options / parameters / event types, from speak_lib.h (espeak-ng 1.52).
@@ -62,13 +64,6 @@ CUSTOM_VARIANTS: dict[str, str] = {
 
 class SynthesisError(UserFacingError):
     """espeak-ng refused a voice or parameter, or its events could not be turned into word times."""
-
-
-@dataclass(frozen=True)
-class Word:
-    text: str
-    start: float  # seconds from the start of the audio
-    end: float
 
 
 @dataclass(frozen=True)
@@ -243,7 +238,11 @@ def spoken_tokens(text: str) -> list[tuple[int, int, str]]:
 
 
 def _timed_units(
-    events: list[tuple[int, int, int, int, str]], text: str, n_samples: int, sample_rate: int
+    events: list[tuple[int, int, int, int, str]],
+    text: str,
+    n_samples: int,
+    sample_rate: int,
+    phoneme_count: Callable[[str], int],
 ) -> tuple[tuple[Word, ...], tuple[Phoneme, ...]]:
     """Turn the event stream into words and phonemes with start/end seconds.
 
@@ -251,6 +250,11 @@ def _timed_units(
     follow whitespace ("1990" gives two events, "twenty-one" and "don't" one that covers only a part), so
     each event is attributed to the whitespace token holding its first character, and a token owns the
     phonemes from its first event to the next token's. A word spans its first to its last non-pause phoneme.
+
+    espeak also speaks some word pairs as one dictionary entry ("has been", "of the") with a single WORD
+    event. The pair's phonemes are then split between its words at a phoneme boundary, in proportion to
+    each word's phoneme count when spoken alone (``phoneme_count``); the split is exact whenever the
+    counts add up, which they do unless the pair is reduced.
     """
     tokens = spoken_tokens(text)
     token_starts = [start for start, _, _ in tokens]
@@ -268,17 +272,39 @@ def _timed_units(
         Phoneme(name, start / sample_rate, end / sample_rate)
         for (name, start), end in zip(phonemes, bounds, strict=True)
     )
-    missing = [tokens[i][2] for i in range(len(tokens)) if i not in first_phoneme]
-    if missing:
-        raise SynthesisError(f"espeak-ng did not speak the words {missing} of {text[:60]!r}")
-    timed_words = []
-    for i, (_, _, word) in enumerate(tokens):
-        last = first_phoneme[i + 1] if i + 1 < len(tokens) else len(phonemes)
-        spoken = [p for p in timed_phonemes[first_phoneme[i] : last] if not is_pause(p.name)]
-        if not spoken:
-            raise SynthesisError(f"espeak-ng produced no phonemes for word {word!r} in {text[:60]!r}")
-        timed_words.append(Word(word, spoken[0].start, spoken[-1].end))
+    if tokens and 0 not in first_phoneme:
+        raise SynthesisError(f"espeak-ng did not speak the first word {tokens[0][2]!r} of {text[:60]!r}")
+    heads = sorted(first_phoneme)  # tokens that got a WORD event; others share their head's phonemes
+    timed_words: list[Word] = []
+    for k, head in enumerate(heads):
+        group_end = heads[k + 1] if k + 1 < len(heads) else len(tokens)
+        last = first_phoneme[group_end] if group_end < len(tokens) else len(phonemes)
+        spoken = [p for p in timed_phonemes[first_phoneme[head] : last] if not is_pause(p.name)]
+        group = [word for _, _, word in tokens[head:group_end]]
+        if len(spoken) < len(group):
+            raise SynthesisError(
+                f"espeak-ng produced too few phonemes for {' '.join(group)!r} in {text[:60]!r}"
+            )
+        for word, (a, b) in zip(group, _split_points(group, len(spoken), phoneme_count), strict=True):
+            timed_words.append(Word(word, spoken[a].start, spoken[b - 1].end))
     return tuple(timed_words), timed_phonemes
+
+
+def _split_points(
+    group: list[str], n_spoken: int, phoneme_count: Callable[[str], int]
+) -> list[tuple[int, int]]:
+    """(first, end) phoneme indices per word of a group spoken as one unit; each word gets >= 1."""
+    if len(group) == 1:
+        return [(0, n_spoken)]
+    counts = [max(1, phoneme_count(word)) for word in group]
+    total = sum(counts)
+    cuts, running = [0], 0
+    for i, c in enumerate(counts[:-1]):
+        running += c
+        cut = round(n_spoken * running / total)
+        cuts.append(min(max(cut, cuts[-1] + 1), n_spoken - (len(group) - 1 - i)))
+    cuts.append(n_spoken)
+    return list(zip(cuts[:-1], cuts[1:], strict=True))
 
 
 def synthesize(
@@ -312,9 +338,20 @@ def synthesize(
             raise SynthesisError(f"espeak-ng failed to synthesise {text[:60]!r} (error {err})")
         chunks, events = collected.chunks, collected.events
     samples = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int16)
-    words, phonemes = _timed_units(events, text, len(samples), sample_rate)
+    settings = (voice, rate, pitch, range_, volume)
+    words, phonemes = _timed_units(
+        events, text, len(samples), sample_rate, lambda word: _isolated_phoneme_count(word, settings)
+    )
     audio = (samples.astype(np.float32) / 32768.0).astype(np.float32)
     return Synthesis(audio, sample_rate, words, phonemes, text, voice)
+
+
+@functools.lru_cache(maxsize=4096)
+def _isolated_phoneme_count(word: str, settings: tuple[str, int, int, int, int]) -> int:
+    """Non-pause phonemes espeak speaks for ``word`` alone, with the same voice and prosody."""
+    voice, rate, pitch, range_, volume = settings
+    s = synthesize(word, voice, rate=rate, pitch=pitch, range_=range_, volume=volume)
+    return sum(1 for p in s.phonemes if not is_pause(p.name))
 
 
 def available_variants() -> list[str]:
