@@ -1,0 +1,61 @@
+"""Build one corpus manifest folder: an embedded corpus synthesised offline, or a real corpus read from
+its published layout. Both write data/corpora/<corpus>/ (lhotse manifests, rejects, card) atomically
+and the data card as markdown.
+
+    speechalign data build --corpus sqa --out data/corpora/sqa --card results/data/sqa.md --seed 0
+    speechalign data load --corpus iemocap --root data/raw/iemocap/IEMOCAP_full_release \\
+        --out data/corpora/iemocap --card results/data/iemocap.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from speechalign.cli import add_params_option, stage_params
+
+HELP = "build an embedded corpus or load a real one into data/corpora/<corpus> (one manifest format)"
+EMBEDDED = ("sqa", "paralinguistic", "sift")
+REAL = ("librisqa", "librispeech", "iemocap", "cremad", "commonvoice")
+
+log = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="action", required=True)
+    build = sub.add_parser("build", help="synthesise an embedded corpus")
+    build.add_argument("--corpus", required=True, choices=EMBEDDED)
+    build.add_argument("--seed", type=int, default=0, help="seed of every random choice")
+    build.add_argument("--workers", type=int, default=1, help="synthesis processes")
+    load = sub.add_parser("load", help="read a real corpus from its published layout")
+    load.add_argument("--corpus", required=True, choices=REAL)
+    load.add_argument("--root", required=True, help="the corpus folder in its published layout")
+    load.add_argument("--audio-root", help="LibriSQA only: the LibriSpeech folder holding its audio")
+    for p in (build, load):
+        p.add_argument("--out", required=True, help="manifest folder to write (replaced atomically)")
+        p.add_argument("--card", help="also write the data card as markdown here")
+        add_params_option(p, "data")
+
+
+def run(args: argparse.Namespace) -> None:
+    from speechalign.data.manifest import card_markdown
+    from speechalign.io import write_text
+
+    params = stage_params(args, "data")
+    if args.action == "build":
+        from speechalign.data.corpora import build_corpus
+
+        card = build_corpus(args.corpus, params, args.seed, args.out, workers=args.workers)
+    else:
+        from speechalign.data.loaders import load_corpus
+
+        card = load_corpus(args.corpus, args.root, args.out, params, audio_root=args.audio_root)
+    if args.card:
+        write_text(args.card, card_markdown(card))
+    log.info(
+        "%s: %d utterances (%.3f h), %d rejected",
+        args.corpus,
+        card["utterances"],
+        card["hours"],
+        card["rejected"],
+    )
