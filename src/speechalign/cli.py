@@ -22,8 +22,16 @@ from speechalign.errors import UserFacingError
 # stage name -> module that defines ``HELP``, ``add_arguments(parser)`` and ``run(args)``.
 # Modules import their heavy dependencies inside ``run`` so that ``--help`` stays fast.
 STAGES: dict[str, str] = {
+    "data": "speechalign.data.cli",
     "download": "speechalign.download.cli",
     "models": "speechalign.models.cli",
+    "respond": "speechalign.respond.cli",
+    "alas": "speechalign.scoring.cli",
+    "reference": "speechalign.reference.cli",
+    "sift-targets": "speechalign.sift.cli_targets",
+    "sift-probe": "speechalign.sift.cli_probe",
+    "features": "speechalign.sift.cli_features",
+    "train": "speechalign.sift.cli_train",
 }
 
 

@@ -144,7 +144,7 @@ def load_librisqa(
     libri = Path(audio_root)
     genders = librispeech_genders(libri)
     transcripts = librispeech_transcripts(libri)
-    files = sorted(root.glob("*.json"))
+    files = sorted(root.rglob("*.json"))
     if not files:
         raise LoaderError(f"no *.json under {root}: not a LibriSQA folder")
     for file in files:
