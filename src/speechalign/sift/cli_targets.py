@@ -1,0 +1,53 @@
+"""``speechalign sift-targets``: the frozen LLM writes one mode's SIFT targets for a corpus (resumable).
+
+    speechalign sift-targets --manifest data/corpora/sift --mode sift_s --out data/sift/targets/sift_s.jsonl \
+        --cache data/cache/sift/targets.jsonl --llm smollm2-135m-instruct
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from speechalign.cli import add_params_option, stage_params
+
+HELP = "self-generated SIFT targets for one mode (tsit_s, sit_s, sift_s, sit_sp, sift_sp, sit_ssp, sift_ssp)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--manifest", required=True, help="corpus folder (speechalign.data manifest)")
+    parser.add_argument("--mode", required=True, help="AZEROS data mode")
+    parser.add_argument("--out", required=True, help="targets jsonl")
+    parser.add_argument(
+        "--cache", required=True, help="resumable cache (append-only jsonl), kept across runs"
+    )
+    parser.add_argument("--llm", required=True, help="target writer: lock entry, folder or hub id")
+    parser.add_argument("--limit", type=int, default=None, help="only the first N utterances (quick looks)")
+    add_params_option(parser, "sift")
+
+
+def run(args: argparse.Namespace) -> None:
+    import json
+    import logging
+
+    import torch
+
+    from speechalign.data.manifest import read_manifest
+    from speechalign.models import model_path
+    from speechalign.sift import targets as T
+
+    params = stage_params(args, "sift")
+    spec = T.mode_spec(args.mode)
+    utterances = read_manifest(args.manifest)[: args.limit]
+    writer, model_id = None, "none"
+    if spec.generated:
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        torch.manual_seed(params["seed"])
+        folder = model_path(args.llm)
+        model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32).eval()
+        tokenizer = AutoTokenizer.from_pretrained(folder)
+        writer = T.llm_writer(model, tokenizer, params["max_new_tokens"], params["batch_size"])
+        model_id = f"{args.llm}@{T.model_fingerprint(folder)}"
+    targets = T.make_targets(utterances, args.mode, params, writer, model_id, T.TargetCache(args.cache))
+    T.write_targets(args.out, targets)
+    logging.getLogger(__name__).info("%s: %s", args.mode, json.dumps(T.summary(targets)))

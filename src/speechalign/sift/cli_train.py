@@ -1,0 +1,49 @@
+"""``speechalign train``: one SIFT variant (stage 1, stage 2 or an ablation) from cached features.
+
+    speechalign train --variant sift_s --targets data/sift/targets --features data/sift/features/sift.safetensors \
+        --out data/sift/models/sift_s --curves results/train/sift_s --state data/cache/sift/state/sift_s \
+        --llm smollm2-135m-instruct --encoder whisper-base
+    speechalign train --variant sift_s+sift_sp --init data/sift/models/sift_s ...   # stage 2 from stage 1
+    # several processes (CPU: --multi_gpu with Accelerator(cpu=True) inside; GPUs: add --gpu):
+    accelerate launch --multi_gpu --num_processes 2 --num_machines 1 -m speechalign.cli train ...
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from speechalign.cli import add_params_option, stage_params
+
+HELP = "train the projectors of one SIFT variant (accelerate; resumable)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--variant", required=True, help="a key of params train.variants")
+    parser.add_argument("--targets", required=True, help="folder of <mode>.jsonl targets")
+    parser.add_argument("--features", required=True, help="cached features (.safetensors)")
+    parser.add_argument("--out", required=True, help="checkpoint folder to write")
+    parser.add_argument("--curves", required=True, help="folder for curve.tsv and metrics.json")
+    parser.add_argument("--state", default=None, help="trainer state folder for resuming (kept across runs)")
+    parser.add_argument("--init", default=None, help="stage-1 checkpoint the variant starts from")
+    parser.add_argument("--llm", required=True, help="frozen LM reference")
+    parser.add_argument("--encoder", required=True, help="Whisper reference (recorded in the checkpoint)")
+    parser.add_argument("--gpu", action="store_true", help="let accelerate use GPUs (default: CPU)")
+    add_params_option(parser, "train")
+
+
+def run(args: argparse.Namespace) -> None:
+    from speechalign.sift.train import run_variant
+
+    run_variant(
+        args.variant,
+        stage_params(args, "train"),
+        args.targets,
+        args.features,
+        args.out,
+        args.curves,
+        llm_ref=args.llm,
+        encoder_ref=args.encoder,
+        init=args.init,
+        state_dir=args.state,
+        cpu=not args.gpu,
+    )

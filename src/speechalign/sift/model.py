@@ -1,0 +1,195 @@
+"""The speech LLM SIFT trains: cached encoder frames -> ``Projector``(s) -> frozen causal LM.
+
+The projectors are the backends' ``speechalign.backends.Projector``; the prompt is the backends' chat template
+(``chat_prompt`` with an explicit system prompt, ``user_message(layout, speech, instruction)``), so training
+and inference render the same text. The speech slot holds:
+
+- one encoder (stage 1, single-encoder): the semantic projection alone, exactly what
+  ``ComposedSpeechLLM.audio_run`` puts there (so a stage-1 checkpoint's ``semantic/`` folder loads as that
+  backend's projector);
+- two encoders (AZEROS's dual placement): ``<audio><meta>`` [paralinguistic] ``</meta><text>`` [semantic]
+  ``</text></audio>``.
+
+Only response tokens carry labels: everything up to and including the assistant header is -100, and the
+response is the target's tokens plus the end token unless the target was truncated.
+
+A checkpoint is a folder: ``sift_model.json`` (:class:`SiftModelConfig`), ``semantic/`` and optionally
+``paralinguistic/`` (projector folders); :func:`load_checkpoint` rebuilds the model from it alone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from speechalign.backends import Projector, ProjectorConfig, chat_prompt, user_message
+from speechalign.backends.prompts import SPEECH_MARKER, split_at_marker
+from speechalign.errors import UserFacingError
+from speechalign.io import atomic_path
+
+IGNORE = -100
+CONFIG_FILE = "sift_model.json"
+DUAL_OPEN, DUAL_MIDDLE, DUAL_CLOSE = "<audio><meta>", "</meta><text>", "</text></audio>"
+
+
+@dataclass(frozen=True)
+class SiftModelConfig:
+    llm: str  # model reference of the frozen LM (``speechalign.models.model_path``)
+    encoder: str  # Whisper model reference (the features' encoder)
+    paralinguistic_layer: int | None  # Whisper block of the paralinguistic features; None: one encoder
+    encoder_dim: int
+    llm_dim: int
+    projector_hidden: int
+    stack: int
+    layout: str  # user message with {speech} and {task}, as the backends' ``layout``
+
+    @property
+    def dual(self) -> bool:
+        return self.paralinguistic_layer is not None
+
+    def projector_config(self) -> ProjectorConfig:
+        return ProjectorConfig(self.encoder_dim, self.llm_dim, self.projector_hidden, self.stack)
+
+
+class Projectors(nn.Module):
+    """The trainable part: the semantic projector and, for dual models, the paralinguistic one."""
+
+    def __init__(self, config: SiftModelConfig, seed: int):
+        super().__init__()
+        self.semantic = Projector.initialised(config.projector_config(), seed=seed)
+        self.paralinguistic = (
+            Projector.initialised(config.projector_config(), seed=seed + 1) if config.dual else None
+        )
+
+    def forward(self, semantic: list[torch.Tensor], paralinguistic: list[torch.Tensor] | None):
+        """Per example ``(P_i, d)`` frames -> ``(P_i // stack, D)`` projections (lists)."""
+        sem = [self.semantic(f[None])[0] for f in semantic]
+        if self.paralinguistic is None or paralinguistic is None:
+            return sem, None
+        return sem, [self.paralinguistic(f[None])[0] for f in paralinguistic]
+
+
+@dataclass
+class PromptPieces:
+    """Token ids around the speech slot and of the response; ``end`` says whether the end token follows."""
+
+    before: list[int]
+    after: list[int]
+    response: list[int]
+
+
+def prompt_pieces(
+    tokenizer, system: str, instruction: str | None, layout: str, response: str, truncated: bool
+):
+    """The ids before and after the speech slot (through the assistant header) and the response ids."""
+    prompt = chat_prompt(tokenizer, system, user_message(layout, SPEECH_MARKER, instruction or ""))
+    before, after = split_at_marker(prompt)
+    response_ids = tokenizer(response, add_special_tokens=False).input_ids
+    if not truncated:  # a truncated target never saw its end: no false end-of-sequence label
+        response_ids = response_ids + [tokenizer.eos_token_id]
+    ids = lambda text: tokenizer(text, add_special_tokens=False).input_ids  # noqa: E731
+    return PromptPieces(ids(before), ids(after), response_ids)
+
+
+class SiftSpeechLLM(nn.Module):
+    """Frozen LM + tokenizer + trainable :class:`Projectors`, assembling ``inputs_embeds`` per example."""
+
+    def __init__(self, config: SiftModelConfig, llm: nn.Module, tokenizer, projectors: Projectors):
+        super().__init__()
+        self.config = config
+        self.llm = llm.eval().requires_grad_(False)
+        self.tokenizer = tokenizer
+        self.projectors = projectors
+        self._tag_ids = {
+            t: tokenizer(t, add_special_tokens=False).input_ids for t in (DUAL_OPEN, DUAL_MIDDLE, DUAL_CLOSE)
+        }
+
+    def embed_ids(self, ids: list[int]) -> torch.Tensor:  # (S, D)
+        return self.llm.get_input_embeddings()(torch.tensor(ids, dtype=torch.long))
+
+    def speech_slot(self, sem: torch.Tensor, para: torch.Tensor | None) -> torch.Tensor:
+        """``(A, D)``: what stands in the speech slot (semantic alone, or the dual placement)."""
+        if para is None:
+            return sem
+        tag = lambda t: self.embed_ids(self._tag_ids[t])  # noqa: E731
+        return torch.cat([tag(DUAL_OPEN), para, tag(DUAL_MIDDLE), sem, tag(DUAL_CLOSE)])
+
+    def assemble(self, pieces: list[PromptPieces], sem: list[torch.Tensor], para: list[torch.Tensor] | None):
+        """Right-padded ``inputs_embeds (B, S, D)``, ``attention_mask (B, S)``, ``labels (B, S)``."""
+        rows, labels = [], []
+        for i, p in enumerate(pieces):
+            slot = self.speech_slot(sem[i], None if para is None else para[i])  # (A, D)
+            prompt = torch.cat([self.embed_ids(p.before), slot, self.embed_ids(p.after)])  # (S_p, D)
+            rows.append(torch.cat([prompt, self.embed_ids(p.response)]))  # (S_i, D)
+            labels.append(torch.tensor([IGNORE] * len(prompt) + p.response, dtype=torch.long))
+        longest = max(len(r) for r in rows)
+        embeds = rows[0].new_zeros(len(rows), longest, rows[0].shape[1])
+        mask = torch.zeros(len(rows), longest, dtype=torch.long)
+        label_pad = torch.full((len(rows), longest), IGNORE, dtype=torch.long)
+        for b, (r, lab) in enumerate(zip(rows, labels, strict=True)):
+            embeds[b, : len(r)], mask[b, : len(r)], label_pad[b, : len(r)] = r, 1, lab
+        return embeds, mask, label_pad
+
+    def token_losses(self, embeds, mask, labels) -> tuple[torch.Tensor, torch.Tensor]:
+        """Summed cross-entropy over response tokens and their count (the LM's own shift by one)."""
+        logits = self.llm(inputs_embeds=embeds, attention_mask=mask).logits  # (B, S, V)
+        shifted = logits[:, :-1].reshape(-1, logits.shape[-1]).float()  # predicts position t+1
+        targets = labels[:, 1:].reshape(-1)
+        total = nn.functional.cross_entropy(shifted, targets, ignore_index=IGNORE, reduction="sum")
+        return total, (targets != IGNORE).sum()
+
+
+def load_frozen_llm(ref: str):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from speechalign.models import model_path
+
+    folder = model_path(ref)
+    llm = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
+    return llm.eval().requires_grad_(False), AutoTokenizer.from_pretrained(folder)
+
+
+def save_checkpoint(
+    folder: str | os.PathLike, config: SiftModelConfig, projectors: Projectors, extra: dict
+) -> None:
+    """``folder`` with the config and the projector folders, written atomically as one unit."""
+    with atomic_path(folder) as tmp:
+        tmp.mkdir(parents=True)
+        projectors.semantic.save(tmp / "semantic")
+        if projectors.paralinguistic is not None:
+            projectors.paralinguistic.save(tmp / "paralinguistic")
+        (tmp / CONFIG_FILE).write_text(
+            json.dumps({**asdict(config), **extra}, indent=2, sort_keys=True) + "\n"
+        )
+
+
+def read_checkpoint_config(folder: str | os.PathLike) -> SiftModelConfig:
+    path = Path(folder) / CONFIG_FILE
+    if not path.is_file():
+        raise UserFacingError(f"{folder} is not a SIFT checkpoint ({CONFIG_FILE} is missing)")
+    raw = json.loads(path.read_text(encoding="utf-8"))
+    fields = SiftModelConfig.__dataclass_fields__
+    return SiftModelConfig(**{k: v for k, v in raw.items() if k in fields})
+
+
+def load_projectors(folder: str | os.PathLike, config: SiftModelConfig) -> Projectors:
+    projectors = Projectors(config, seed=0)
+    projectors.semantic.load_state_dict(Projector.load(Path(folder) / "semantic").state_dict())
+    if config.dual:
+        projectors.paralinguistic.load_state_dict(
+            Projector.load(Path(folder) / "paralinguistic").state_dict()
+        )
+    return projectors
+
+
+def load_checkpoint(folder: str | os.PathLike, llm=None, tokenizer=None) -> SiftSpeechLLM:
+    """The whole model from a checkpoint folder alone (the LM is loaded from the reference it records)."""
+    config = read_checkpoint_config(folder)
+    if llm is None:
+        llm, tokenizer = load_frozen_llm(config.llm)
+    return SiftSpeechLLM(config, llm, tokenizer, load_projectors(folder, config))

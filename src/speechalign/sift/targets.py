@@ -1,0 +1,346 @@
+"""SIFT training targets: the frozen instruct LLM's own answers, per AZEROS data mode.
+
+A mode fixes what the LLM reads (the *writer prompt*) and what the speech LLM will later read (the *speech
+prompt*: the same system prompt and instruction, with the audio where the text was):
+
+=========  =======================================================  ==================  ==============
+mode       writer user message                                      system prompt       target
+=========  =======================================================  ==================  ==============
+tsit_s     (none: no generation)                                    ""                  the transcript
+sit_s      ``transcript`` + "\\n" + "Repeat the above content."     ""                  LLM output
+sift_s     ``transcript``                                           ""                  LLM output
+sit_sp     ``<audio><meta>M</meta><text>t</text></audio>`` + SIT    ""                  LLM output
+sift_sp    ``<audio><meta>M</meta><text>t</text></audio>``          ""                  LLM output
+sit_ssp    as sit_sp                                                virtual human       LLM output
+sift_ssp   as sift_sp                                               virtual human       LLM output
+=========  =======================================================  ==================  ==============
+
+``M`` is ``age: .., gender: .., emotion: ..`` with unknown values dropped; ``t`` is the lower-cased
+transcript; SIT is "Describe all information you can hear." (params ``sift.sit_instruction``). tsit_s's
+speech prompt carries an ASR instruction drawn per utterance (seeded) from ``sift.asr_instructions``.
+
+The system prompt is always explicit (an empty string for the s/sp modes): SmolLM2's template inserts its own
+default system prompt when none is given (RESEARCH.md section 5); ``speechalign.backends.chat_prompt`` renders
+every prompt, for targets, training and inference alike.
+
+Generation is greedy, batched with left padding. A target whose end token never came within
+``max_new_tokens`` is kept with ``truncated: true`` (the truncation marker) and training then gives it no
+end-of-sequence token. Finished items go to a resumable cache (:class:`TargetCache`) keyed by model, mode and
+writer prompt, so an interrupted run redoes nothing it finished.
+
+    speechalign sift-targets --manifest data/corpora/sift --mode sift_s --out data/sift/targets/sift_s.jsonl
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import random
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from speechalign.errors import UserFacingError
+
+log = logging.getLogger(__name__)
+
+MODES = ("tsit_s", "sit_s", "sift_s", "sit_sp", "sift_sp", "sit_ssp", "sift_ssp")
+# metadata fields in the paper's order, with the Utterance attribute that holds each
+META_FIELDS = (("age", "age_group"), ("gender", "gender"), ("emotion", "emotion"))
+UNKNOWN = {"", "unknown", "none", "null", "n/a", "unk"}
+
+
+@dataclass(frozen=True)
+class ModeSpec:
+    name: str
+    generated: bool  # False: the target is the transcript (tsit_s)
+    paralinguistic: bool  # the writer sees the metadata block
+    instructed: bool  # SIT: an instruction follows the content
+    virtual_human: bool  # ssp: the virtual-human system prompt
+
+
+def mode_spec(mode: str) -> ModeSpec:
+    if mode not in MODES:
+        raise UserFacingError(f"unknown SIFT mode {mode!r}; known: {', '.join(MODES)}")
+    return ModeSpec(
+        name=mode,
+        generated=mode != "tsit_s",
+        paralinguistic=mode.endswith(("_sp", "_ssp")),
+        instructed=mode.startswith(("sit_", "tsit_")),
+        virtual_human=mode.endswith("_ssp"),
+    )
+
+
+@dataclass(frozen=True)
+class Target:
+    """One training example: the speech prompt's system prompt and instruction, and the response."""
+
+    id: str
+    mode: str
+    split: str
+    system: str  # system prompt, "" when none (rendered explicitly)
+    instruction: str | None  # text after the audio in the user message; None for SIFT modes
+    writer_input: str  # the user message the LLM answered (the transcript for tsit_s)
+    target: str
+    truncated: bool  # the end token never came: training adds no end-of-sequence token
+    new_tokens: int
+
+
+# --- prompts ----------------------------------------------------------------------------------------------------
+def known(value: str | None) -> str | None:
+    if value is None or str(value).strip().lower() in UNKNOWN:
+        return None
+    return str(value).strip()
+
+
+def metadata_block(utt) -> str:
+    """``age: adult, gender: male, emotion: happy`` in that order; unknown values dropped.
+
+    >>> from types import SimpleNamespace as U
+    >>> metadata_block(U(age_group=None, gender="female", emotion="sad"))
+    'gender: female, emotion: sad'
+    """
+    parts = [f"{name}: {v}" for name, attr in META_FIELDS if (v := known(getattr(utt, attr, None)))]
+    return ", ".join(parts)
+
+
+def paralinguistic_text(utt) -> str:
+    """``<audio><meta>M</meta><text>transcript in lower case</text></audio>``."""
+    return f"<audio><meta>{metadata_block(utt)}</meta><text>{utt.text.strip().lower()}</text></audio>"
+
+
+def asr_instruction(utt_id: str, instructions: Sequence[str], seed: int) -> str:
+    """tsit_s's instruction for one utterance: drawn from the set, the same for the same seed and id."""
+    return random.Random(f"{seed}:{utt_id}").choice(list(instructions))
+
+
+def writer_prompt(utt, mode: str, params: Mapping) -> tuple[str, str | None, str]:
+    """``(system, instruction, writer user message)`` for one utterance in one mode."""
+    spec = mode_spec(mode)
+    if not utt.text or not utt.text.strip():
+        raise UserFacingError(f"{utt.id}: empty transcript; SIFT targets need one")
+    system = params["virtual_human_prompt"] if spec.virtual_human else ""
+    if not spec.generated:
+        return system, asr_instruction(utt.id, params["asr_instructions"], params["seed"]), utt.text.strip()
+    content = paralinguistic_text(utt) if spec.paralinguistic else utt.text.strip()
+    instruction = None
+    if spec.instructed:
+        instruction = params["sit_instruction"] if spec.paralinguistic else params["repeat_instruction"]
+    user = content if instruction is None else f"{content}\n{instruction}"
+    return system, instruction, user
+
+
+# --- generation -------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Generation:
+    text: str
+    truncated: bool
+    new_tokens: int
+
+
+def end_token_ids(tokenizer, model) -> set[int]:
+    ids = model.generation_config.eos_token_id
+    ids = set(ids if isinstance(ids, list) else [ids] if ids is not None else [])
+    if tokenizer.eos_token_id is not None:
+        ids.add(tokenizer.eos_token_id)
+    if not ids:
+        raise UserFacingError(
+            "the LLM declares no end token; cannot tell finished targets from truncated ones"
+        )
+    return ids
+
+
+def split_generation(new_ids: Sequence[int], ends: set[int], tokenizer) -> Generation:
+    """The text up to the first end token; ``truncated`` when none came (then every token is kept)."""
+    new_ids = list(new_ids)
+    stop = next((i for i, t in enumerate(new_ids) if t in ends), None)
+    kept = new_ids if stop is None else new_ids[:stop]
+    text = tokenizer.decode(kept, skip_special_tokens=True).strip()
+    return Generation(text, stop is None, len(kept))
+
+
+def generate_greedy(
+    model, tokenizer, prompts: Sequence[str], max_new_tokens: int, batch_size: int
+) -> list[Generation]:
+    """Greedy answers to rendered chat prompts, ``batch_size`` at a time with left padding; prompts of similar
+    length share a batch. Returns one Generation per prompt, in order."""
+    import torch
+
+    if max_new_tokens < 1 or batch_size < 1:
+        raise UserFacingError("max_new_tokens and batch_size must be at least 1")
+    tokenizer.padding_side = "left"  # generation continues from the right end of every row
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    ends = end_token_ids(tokenizer, model)
+    encoded = [tokenizer(p, add_special_tokens=False).input_ids for p in prompts]
+    order = sorted(range(len(prompts)), key=lambda i: len(encoded[i]))
+    results: list[Generation | None] = [None] * len(prompts)
+    for first in range(0, len(order), batch_size):
+        chunk = order[first : first + batch_size]
+        longest = max(len(encoded[i]) for i in chunk)
+        ids = torch.full((len(chunk), longest), pad_id, dtype=torch.long)  # (B, S)
+        mask = torch.zeros((len(chunk), longest), dtype=torch.long)
+        for row, i in enumerate(chunk):
+            ids[row, longest - len(encoded[i]) :] = torch.tensor(encoded[i])
+            mask[row, longest - len(encoded[i]) :] = 1
+        with torch.inference_mode():
+            out = model.generate(
+                input_ids=ids,
+                attention_mask=mask,
+                max_new_tokens=max_new_tokens,
+                do_sample=False,
+                pad_token_id=pad_id,
+                num_beams=1,
+            )  # (B, S + new)
+        for row, i in enumerate(chunk):
+            results[i] = split_generation(out[row, longest:].tolist(), ends, tokenizer)
+    return results  # type: ignore[return-value]
+
+
+# --- cache ------------------------------------------------------------------------------------------------------
+def model_fingerprint(model_dir: str | os.PathLike) -> str:
+    """Identifies the writer: its config and the names and sizes of its weight files (cheap, no hashing of GBs)."""
+    folder = Path(model_dir)
+    digest = hashlib.sha256()
+    if folder.is_dir():
+        for path in sorted(folder.iterdir()):
+            if path.suffix in (".json", ".safetensors", ".bin", ".model", ".txt"):
+                digest.update(f"{path.name}:{path.stat().st_size}".encode())
+                if path.name in ("config.json", "generation_config.json", "tokenizer_config.json"):
+                    digest.update(path.read_bytes())
+    else:
+        digest.update(str(model_dir).encode())  # a hub id
+    return digest.hexdigest()[:16]
+
+
+def cache_key(model: str, mode: str, system: str, user: str, max_new_tokens: int) -> str:
+    blob = json.dumps([model, mode, system, user, max_new_tokens], ensure_ascii=False)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+class TargetCache:
+    """Append-only jsonl of finished generations: one line per item, each written with one ``write`` on an
+    ``O_APPEND`` descriptor and fsynced per batch. A line torn by a crash fails to parse and is ignored (and a
+    newline is written before the next record, so it never glues onto a good one)."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.entries: dict[str, dict] = {}
+        self.torn_lines = 0
+        if self.path.exists():
+            for line in self.path.read_text(encoding="utf-8").splitlines():
+                try:
+                    entry = json.loads(line)
+                    self.entries[entry["key"]] = entry
+                except (json.JSONDecodeError, KeyError, TypeError):
+                    self.torn_lines += 1
+
+    def get(self, key: str) -> dict | None:
+        return self.entries.get(key)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self.entries
+
+    def add_many(self, entries: Iterable[dict]) -> None:
+        entries = list(entries)
+        if not entries:
+            return
+        blob = "".join(json.dumps(e, ensure_ascii=False, sort_keys=True) + "\n" for e in entries)
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            if os.fstat(fd).st_size and not self.path.read_bytes().endswith(b"\n"):
+                blob = "\n" + blob  # isolate a torn last line
+            os.write(fd, blob.encode("utf-8"))
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        for e in entries:
+            self.entries[e["key"]] = e
+
+
+# --- the stage --------------------------------------------------------------------------------------------------
+def make_targets(
+    utterances: Sequence,
+    mode: str,
+    params: Mapping,
+    writer: Callable[[list[tuple[str, str]]], list[Generation]] | None,
+    model_id: str,
+    cache: TargetCache | None = None,
+    chunk: int = 64,
+    progress: bool = True,
+) -> list[Target]:
+    """Targets for ``utterances`` in ``mode``. ``writer`` answers a list of ``(system, user)`` prompts (the
+    frozen LLM; unused for tsit_s); finished answers go to ``cache`` every ``chunk`` items."""
+    from tqdm import tqdm
+
+    spec = mode_spec(mode)
+    prompts = [writer_prompt(u, mode, params) for u in utterances]
+    max_new = params["max_new_tokens"]
+    keys = [cache_key(model_id, mode, s, user, max_new) for s, _, user in prompts]
+    done_now: dict[str, dict] = {}
+    if spec.generated:
+        if writer is None:
+            raise UserFacingError(f"mode {mode} needs the LLM to write its targets")
+        todo = [i for i, k in enumerate(keys) if cache is None or k not in cache]
+        bar = tqdm(total=len(todo), desc=f"targets {mode}", unit="utt", disable=not progress, mininterval=2)
+        for first in range(0, len(todo), chunk):
+            part = todo[first : first + chunk]
+            gens = writer([(prompts[i][0], prompts[i][2]) for i in part])
+            entries = [{"key": keys[i], **asdict(g)} for i, g in zip(part, gens, strict=True)]
+            if cache is not None:
+                cache.add_many(entries)
+            done_now.update({e["key"]: e for e in entries})
+            bar.update(len(part))
+        bar.close()
+        if cache is not None:
+            log.info("%s: %d from the cache, %d generated", mode, len(keys) - len(todo), len(todo))
+    targets = []
+    for utt, (system, instruction, user), key in zip(utterances, prompts, keys, strict=True):
+        if spec.generated:
+            g = done_now.get(key) or cache.get(key)  # type: ignore[union-attr]
+            text, truncated, n = g["text"], g["truncated"], g["new_tokens"]
+        else:
+            text, truncated, n = utt.text.strip(), False, 0
+        targets.append(Target(utt.id, mode, utt.split, system, instruction, user, text, truncated, n))
+    return targets
+
+
+def llm_writer(model, tokenizer, max_new_tokens: int, batch_size: int):
+    """A ``writer`` for :func:`make_targets`: renders each ``(system, user)`` with the shared chat template."""
+    from speechalign.backends import chat_prompt
+
+    def write(pairs: list[tuple[str, str]]) -> list[Generation]:
+        prompts = [chat_prompt(tokenizer, system, user) for system, user in pairs]
+        return generate_greedy(model, tokenizer, prompts, max_new_tokens, batch_size)
+
+    return write
+
+
+def write_targets(path: str | os.PathLike, targets: Sequence[Target]) -> None:
+    from speechalign.io import atomic_path
+
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
+        for t in targets:
+            f.write(json.dumps(asdict(t), ensure_ascii=False, sort_keys=True) + "\n")
+
+
+def read_targets(path: str | os.PathLike) -> list[Target]:
+    path = Path(path)
+    if not path.is_file():
+        raise UserFacingError(f"{path} is missing; build it with `speechalign sift-targets`")
+    return [
+        Target(**json.loads(line)) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
+    ]
+
+
+def summary(targets: Sequence[Target]) -> dict:
+    n = len(targets)
+    return {
+        "targets": n,
+        "truncated": sum(t.truncated for t in targets),
+        "empty": sum(not t.target for t in targets),
+        "mean_new_tokens": round(sum(t.new_tokens for t in targets) / max(n, 1), 2),
+        "splits": {s: sum(t.split == s for t in targets) for s in sorted({t.split for t in targets})},
+    }

@@ -1,0 +1,40 @@
+"""Run by tests/test_sift.py under `accelerate launch --multi_gpu --num_processes 2`: the tiny training of
+``tiny_run`` in each process; rank 0 saves the result for the test to compare with one process."""
+
+import sys
+
+import torch
+from accelerate import Accelerator
+
+import test_sift
+
+if __name__ == "__main__":
+    accelerator = Accelerator(cpu=True)  # without cpu=True each process would train alone (RESEARCH.md 3)
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    tokenizer = AutoTokenizer.from_pretrained(test_sift.TOKENIZER_DIR)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=16,
+        intermediate_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        eos_token_id=tokenizer.eos_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    torch.manual_seed(0)
+    llm = LlamaForCausalLM(config).eval()
+    variant = {"name": "t", "data": ["sift_s"], "encoders": "dual", "train": ["semantic", "paralinguistic"]}
+    result = test_sift.tiny_run((llm, tokenizer), variant=variant, accelerator=accelerator)
+    if accelerator.is_main_process:
+        torch.save(
+            {
+                "processes": accelerator.num_processes,
+                "state": {k: v.clone() for k, v in result.projectors.state_dict().items()},
+                "steps": [r["step"] for r in result.rows],
+                "val_loss": [r["val_loss"] for r in result.rows],
+            },
+            sys.argv[1],
+        )

@@ -1,0 +1,106 @@
+# Stages 4-5, sift + train: the frozen LLM writes each mode's targets; frozen encoder features are cached once;
+# each AZEROS variant's projectors are trained from them (stage 2 variants start from their stage-1 checkpoint).
+
+
+rule sift_probe:
+    input:
+        corpus="data/corpora/paralinguistic",
+        models=sift_encoder_folder,
+    output:
+        json="results/sift/paralinguistic_probe.json",
+        tsv="results/sift/paralinguistic_probe.tsv",
+    log:
+        "logs/sift/paralinguistic_probe.log",
+    benchmark:
+        "logs/bench/sift/paralinguistic_probe.tsv"
+    threads: 2
+    resources:
+        mem_mb=4000,
+    params:
+        encoder=config["models"]["whisper"],
+    shell:
+        "speechalign sift-probe --manifest {input.corpus} --encoder {params.encoder} --out {output.json} 2> {log}"
+
+
+rule sift_targets:
+    input:
+        corpus=f"data/corpora/{config['sift']['corpus']}",
+        models=sift_llm_folder,
+    output:
+        "data/sift/targets/{mode}.jsonl",
+    log:
+        "logs/sift/targets/{mode}.log",
+    benchmark:
+        "logs/bench/sift/targets/{mode}.tsv"
+    threads: 2
+    resources:
+        mem_mb=6000,
+    params:
+        cfg=stage_params("sift"),
+        llm=config["models"]["llm"],
+        limit=sift_limit_option,
+    shell:
+        "speechalign sift-targets --manifest {input.corpus} --mode {wildcards.mode} --out {output} "
+        "--cache data/cache/sift/targets/{wildcards.mode}.jsonl --llm {params.llm} {params.limit} "
+        "--params {params.cfg} 2> {log}"
+
+
+rule sift_features:
+    input:
+        corpus="data/corpora/{corpus}",
+        models=sift_encoder_folder,
+    output:
+        "data/sift/features/{corpus}.safetensors",
+    log:
+        "logs/sift/features/{corpus}.log",
+    benchmark:
+        "logs/bench/sift/features/{corpus}.tsv"
+    threads: 2
+    resources:
+        mem_mb=4000,
+    params:
+        cfg=stage_params("train"),
+        encoder=config["models"]["whisper"],
+    shell:
+        "speechalign features --manifest {input.corpus} --encoder {params.encoder} --out {output} "
+        "--params {params.cfg} 2> {log}"
+
+
+rule train_variant:
+    input:
+        targets=train_target_files,
+        features=f"data/sift/features/{config['sift']['corpus']}.safetensors",
+        init=train_init_checkpoint,
+        models=sift_llm_folder,
+    output:
+        model=directory("data/sift/models/{variant}"),
+        curve="results/train/{variant}/curve.tsv",
+        metrics="results/train/{variant}/metrics.json",
+    log:
+        "logs/train/{variant}.log",
+    benchmark:
+        "logs/bench/train/{variant}.tsv"
+    threads: 2
+    resources:
+        mem_mb=8000,
+    params:
+        cfg=stage_params("train"),
+        llm=config["models"]["llm"],
+        encoder=config["models"]["whisper"],
+        init=train_init_option,
+        launcher=train_launcher,
+    shell:
+        "{params.launcher} train --variant {wildcards.variant} --targets data/sift/targets "
+        "--features {input.features} --out {output.model} --curves results/train/{wildcards.variant} "
+        "--state data/cache/sift/state/{wildcards.variant} {params.init} --llm {params.llm} "
+        "--encoder {params.encoder} --params {params.cfg} 2> {log}"
+
+
+rule sift:
+    input:
+        sift_outputs(),
+
+
+rule train:
+    input:
+        train_outputs(),
