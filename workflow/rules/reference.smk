@@ -1,0 +1,53 @@
+# Stage 3, reference: word times of every transcript word from a Whisper aligner (or pocketsphinx, or the
+# exact synthesised times), and each aligner's error against the exact times.
+
+
+wildcard_constraints:
+    aligner="whisper-timestamped|hf-whisper|faster-whisper|pocketsphinx|oracle",
+
+
+rule reference_align:
+    input:
+        corpus="data/corpora/{corpus}",
+        model=reference_model_folder,
+    output:
+        "data/reference/{aligner}/{corpus}.jsonl.gz",
+    log:
+        "logs/reference/{aligner}/{corpus}.log",
+    benchmark:
+        "logs/bench/reference/{aligner}/{corpus}.tsv"
+    threads: 2
+    resources:
+        mem_mb=4000,
+    params:
+        cfg=stage_params("reference"),
+        whisper=config["models"]["whisper"],
+    shell:
+        "speechalign reference align --corpus {input.corpus} --aligner {wildcards.aligner} "
+        "--whisper {params.whisper} --threads {threads} --out {output} --params {params.cfg} 2> {log}"
+
+
+rule reference_accuracy:
+    input:
+        corpora=expand("data/corpora/{corpus}", corpus=config["reference"]["corpora"]),
+        references=reference_files(config["reference"]["compare"]),
+    output:
+        csv="results/reference/accuracy.csv",
+        md="results/reference/accuracy.md",
+        png="results/reference/accuracy.png",
+        pdf="results/reference/accuracy.pdf",
+    log:
+        "logs/reference/accuracy.log",
+    resources:
+        mem_mb=2000,
+    params:
+        cfg=stage_params("reference"),
+        out_dir="results/reference",
+    shell:
+        "speechalign reference accuracy --corpus {input.corpora} --reference {input.references} "
+        "--out-dir {params.out_dir} --params {params.cfg} 2> {log}"
+
+
+rule reference:
+    input:
+        reference_outputs(),
