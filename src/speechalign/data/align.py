@@ -64,7 +64,9 @@ def align_words(audio: np.ndarray, transcript: str, sample_rate: int = ALIGN_RAT
     decoder.start_utt()
     decoder.process_raw(pcm.tobytes(), full_utt=True)
     decoder.end_utt()
-    segments = [s for s in decoder.seg() if s.word not in ("<s>", "</s>", "<sil>", "[NOISE]")]
+    if decoder.hyp() is None:
+        raise AlignmentError("pocketsphinx found no alignment of the transcript to the audio")
+    segments = [s for s in (decoder.seg() or []) if s.word not in ("<s>", "</s>", "<sil>", "[NOISE]")]
     if len(segments) != len(tokens):
         raise AlignmentError(f"aligned {len(segments)} of {len(tokens)} words")
     words = []

@@ -125,7 +125,7 @@ def invalid_reason(utt: Utterance, max_duration: float = MAX_DURATION) -> str | 
             return f"word {w.text!r} outside the audio"
         if w.end <= w.start:
             return f"word {w.text!r} has non-positive duration"
-        if w.start < previous_end - 1e-6:
+        if w.start < previous_end - 1e-5:  # manifests store times to the microsecond
             return f"non-monotonic word times at {w.text!r}"
         previous_end = w.end
     if utt.answer_span is not None:
