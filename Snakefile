@@ -17,6 +17,7 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/download.smk"
 include: "workflow/rules/models.smk"
 include: "workflow/rules/reference.smk"
+include: "workflow/rules/sift.smk"
 
 
 rule all:

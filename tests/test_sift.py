@@ -40,7 +40,7 @@ def utt(i=0, text="The Cat sat.", gender="female", emotion="sad", age_group=None
     )
 
 
-# --- target formats ---------------------------------------------------------------------------------------------
+# --- target formats -----------------------------------------------------------------------------------------
 def test_every_mode_renders_the_paper_format():
     u = utt()
     meta = "<audio><meta>gender: female, emotion: sad</meta><text>the cat sat.</text></audio>"
@@ -94,7 +94,7 @@ def test_end_token_stops_the_target_and_no_end_means_truncated():
     assert cut == T.Generation("t5 t6 t7", truncated=True, new_tokens=3)
 
 
-# --- cache ------------------------------------------------------------------------------------------------------
+# --- cache --------------------------------------------------------------------------------------------------
 class CountingWriter:
     def __init__(self, fail_after_calls=None):
         self.calls, self.seen, self.fail_after = 0, [], fail_after_calls
@@ -153,7 +153,7 @@ def test_targets_file_round_trip(tmp_path):
     assert targets[0].target == "The Cat sat." and not targets[0].truncated
 
 
-# --- tiny LM fixtures -------------------------------------------------------------------------------------------
+# --- tiny LM fixtures ---------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def tiny():
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
@@ -266,7 +266,7 @@ def test_checkpoint_round_trip(tmp_path):
         read_checkpoint_config(tmp_path)
 
 
-# --- training ---------------------------------------------------------------------------------------------------
+# --- training -----------------------------------------------------------------------------------------------
 TRAIN_CFG = {
     "steps": 6,
     "batch_size": 4,

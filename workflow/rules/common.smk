@@ -52,6 +52,79 @@ def reference_outputs():
     return reference_files([config["reference"]["aligner"]]) + extra
 
 
+def sift_llm_folder(wildcards):
+    """The provisioned folder of the target writer / frozen LM (hub ids and local folders: none)."""
+    ref = config["models"]["llm"]
+    return f"data/models/{ref}" if ref in config["models"]["provision"] else []
+
+
+def sift_encoder_folder(wildcards):
+    ref = config["models"]["whisper"]
+    return f"data/models/{ref}" if ref in config["models"]["provision"] else []
+
+
+def sift_limit_option(wildcards):
+    limit = config["sift"]["limit"]
+    return f"--limit {limit}" if limit else ""
+
+
+def train_params(wildcards):
+    """params `train` as JSON; a function, so that Snakemake leaves the braces of train.layout alone."""
+    return stage_params("train")
+
+
+def train_target_files(wildcards):
+    """The target files of the modes variant ``{variant}`` mixes."""
+    return expand("data/sift/targets/{mode}.jsonl", mode=config["train"]["variants"][wildcards.variant]["data"])
+
+
+def train_init_checkpoint(wildcards):
+    """The stage-1 checkpoint a stage-2 variant starts from (none for stage 1)."""
+    init = config["train"]["variants"][wildcards.variant]["init"]
+    return f"data/sift/models/{init}" if init else []
+
+
+def train_init_option(wildcards):
+    init = config["train"]["variants"][wildcards.variant]["init"]
+    return f"--init data/sift/models/{init}" if init else ""
+
+
+def train_launcher(wildcards):
+    """`speechalign`, or accelerate with N processes (on CPU --multi_gpu + Accelerator(cpu=True): RESEARCH 3)."""
+    n = config["train"]["processes"]
+    if n == 1:
+        return "speechalign"
+    return f"accelerate launch --multi_gpu --num_processes {n} --num_machines 1 -m speechalign.cli"
+
+
+def sift_outputs():
+    """Targets of every mode of params sift, the corpus features and the paralinguistic encoder probe."""
+    return (
+        expand("data/sift/targets/{mode}.jsonl", mode=config["sift"]["modes"])
+        + [f"data/sift/features/{config['sift']['corpus']}.safetensors"]
+        + ["results/sift/paralinguistic_probe.json", "results/sift/paralinguistic_probe.tsv"]
+    )
+
+
+def train_outputs():
+    """Checkpoint, curve and metrics of every variant of params train.run."""
+    return expand(
+        "data/sift/models/{variant}", variant=config["train"]["run"]
+    ) + expand("results/train/{variant}/{name}", variant=config["train"]["run"], name=["curve.tsv", "metrics.json"])
+
+
+def embedded_corpus_folders():
+    """The manifest folders of the embedded corpora of the active profile."""
+    return expand("data/corpora/{corpus}", corpus=config["data"]["corpora"])
+
+
+def report_outputs():
+    """Executed notebooks, tables and figures of the report stage."""
+    return ["results/notebooks/corpora.ipynb", "results/tables/corpora.csv", "results/figures/corpora_durations.png"]
+
+
 def all_outputs():
     """Every final output of the active profile: what `rule all` builds."""
-    return provisioned_models() + ["data/raw/corpora.json"] + reference_outputs()
+    return (
+        provisioned_models() + ["data/raw/corpora.json"] + reference_outputs() + sift_outputs() + train_outputs()
+    )

@@ -59,7 +59,7 @@ rule sift_features:
     resources:
         mem_mb=4000,
     params:
-        cfg=stage_params("train"),
+        cfg=train_params,
         encoder=config["models"]["whisper"],
     shell:
         "speechalign features --manifest {input.corpus} --encoder {params.encoder} --out {output} "
@@ -84,7 +84,7 @@ rule train_variant:
     resources:
         mem_mb=8000,
     params:
-        cfg=stage_params("train"),
+        cfg=train_params,
         llm=config["models"]["llm"],
         encoder=config["models"]["whisper"],
         init=train_init_option,

@@ -1,6 +1,7 @@
 """``speechalign features``: frozen Whisper features (semantic + paralinguistic layer) of a corpus, cached.
 
-speechalign features --manifest data/corpora/sift --encoder whisper-base --out data/sift/features/sift.safetensors
+    speechalign features --manifest data/corpora/sift --encoder whisper-base \
+        --out data/sift/features/sift.safetensors
 """
 
 from __future__ import annotations

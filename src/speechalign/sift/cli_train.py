@@ -1,6 +1,7 @@
 """``speechalign train``: one SIFT variant (stage 1, stage 2 or an ablation) from cached features.
 
-    speechalign train --variant sift_s --targets data/sift/targets --features data/sift/features/sift.safetensors \
+    speechalign train --variant sift_s --targets data/sift/targets \
+        --features data/sift/features/sift.safetensors \
         --out data/sift/models/sift_s --curves results/train/sift_s --state data/cache/sift/state/sift_s \
         --llm smollm2-135m-instruct --encoder whisper-base
     speechalign train --variant sift_s+sift_sp --init data/sift/models/sift_s ...   # stage 2 from stage 1

@@ -77,7 +77,7 @@ def _keep_output(store: dict, key: int):
     return hook
 
 
-# --- Resemblyzer's speaker LSTM ------------------------------------------------------------------------------
+# --- Resemblyzer's speaker LSTM -----------------------------------------------------------------------------
 class SpeakerLSTM(torch.nn.Module):
     """Resemblyzer's VoiceEncoder network: 3-layer LSTM(40 -> 256) -> Linear -> ReLU, L2-normalised."""
 
@@ -126,8 +126,8 @@ def resemblyzer_mel(wave: np.ndarray) -> np.ndarray:
 def resemblyzer_partials(
     model: SpeakerLSTM, wave: np.ndarray, window: int = 160, hop: int = 40
 ) -> torch.Tensor:
-    """``(W, 256)`` partial-utterance embeddings over ``window``-frame windows every ``hop`` frames (Resemblyzer
-    embeds 1.6 s partials and averages them); a clip shorter than one window gives one partial."""
+    """``(W, 256)`` partial-utterance embeddings over ``window``-frame windows every ``hop`` frames
+    (Resemblyzer embeds 1.6 s partials and averages them); a clip shorter than one window gives one."""
     mel = torch.from_numpy(resemblyzer_mel(wave))  # (T, 40)
     starts = list(range(0, max(len(mel) - window, 0) + 1, hop))
     chunks = torch.stack([_padded(mel[s : s + window], window) for s in starts])  # (W, window, 40)
@@ -140,7 +140,7 @@ def _padded(chunk: torch.Tensor, length: int) -> torch.Tensor:
     return torch.cat([chunk, chunk.new_zeros(length - len(chunk), chunk.shape[1])])
 
 
-# --- pitch and energy statistics --------------------------------------------------------------------------------
+# --- pitch and energy statistics ----------------------------------------------------------------------------
 def pitch_stats(wave: np.ndarray, frame: int = 640, hop: int = 320) -> np.ndarray:
     """``(7,)``: mean/std/range of log F0 over voiced frames, voiced share, mean/std of frame energy (dB),
     frames per second above the median energy (a rate proxy). F0 by normalised autocorrelation, 60-400 Hz."""
@@ -172,7 +172,7 @@ def pitch_stats(wave: np.ndarray, frame: int = 640, hop: int = 320) -> np.ndarra
     )
 
 
-# --- probes ---------------------------------------------------------------------------------------------------
+# --- probes -------------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ProbeResult:
     candidate: str

@@ -88,7 +88,7 @@ class Target:
     new_tokens: int
 
 
-# --- prompts ----------------------------------------------------------------------------------------------------
+# --- prompts ------------------------------------------------------------------------------------------------
 def known(value: str | None) -> str | None:
     if value is None or str(value).strip().lower() in UNKNOWN:
         return None
@@ -132,7 +132,7 @@ def writer_prompt(utt, mode: str, params: Mapping) -> tuple[str, str | None, str
     return system, instruction, user
 
 
-# --- generation -------------------------------------------------------------------------------------------------
+# --- generation ---------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Generation:
     text: str
@@ -198,9 +198,9 @@ def generate_greedy(
     return results  # type: ignore[return-value]
 
 
-# --- cache ------------------------------------------------------------------------------------------------------
+# --- cache --------------------------------------------------------------------------------------------------
 def model_fingerprint(model_dir: str | os.PathLike) -> str:
-    """Identifies the writer: its config and the names and sizes of its weight files (cheap, no hashing of GBs)."""
+    """Identifies the writer: its config and the names and sizes of its weight files (no hashing of GBs)."""
     folder = Path(model_dir)
     digest = hashlib.sha256()
     if folder.is_dir():
@@ -260,7 +260,7 @@ class TargetCache:
             self.entries[e["key"]] = e
 
 
-# --- the stage --------------------------------------------------------------------------------------------------
+# --- the stage ----------------------------------------------------------------------------------------------
 def make_targets(
     utterances: Sequence,
     mode: str,
@@ -308,7 +308,7 @@ def make_targets(
 
 
 def llm_writer(model, tokenizer, max_new_tokens: int, batch_size: int):
-    """A ``writer`` for :func:`make_targets`: renders each ``(system, user)`` with the shared chat template."""
+    """A ``writer`` for :func:`make_targets`: each ``(system, user)`` through the shared chat template."""
     from speechalign.backends import chat_prompt
 
     def write(pairs: list[tuple[str, str]]) -> list[Generation]:

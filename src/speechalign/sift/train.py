@@ -3,7 +3,8 @@ and the paper's ablations, one variant at a time, from cached encoder features.
 
 One process or several (accelerate; on CPU it must be told ``cpu=True``, see RESEARCH.md section 3)::
 
-    speechalign train --variant sift_s --targets data/sift/targets --features data/sift/features/sift.safetensors \
+    speechalign train --variant sift_s --targets data/sift/targets \
+        --features data/sift/features/sift.safetensors \
         --out data/sift/models/sift_s --curves results/train/sift_s
     accelerate launch --multi_gpu --num_processes 2 --num_machines 1 -m speechalign.cli train ...  # 2 on CPU
 
@@ -33,8 +34,8 @@ import torch
 from speechalign.errors import UserFacingError
 from speechalign.io import atomic_path, write_json, write_text
 from speechalign.sift.model import (
-    PromptPieces,
     Projectors,
+    PromptPieces,
     SiftModelConfig,
     SiftSpeechLLM,
     load_projectors,
@@ -67,7 +68,7 @@ class Batch:
     paralinguistic: list[torch.Tensor] | None
 
 
-# --- data ------------------------------------------------------------------------------------------------------
+# --- data ---------------------------------------------------------------------------------------------------
 def build_examples(
     targets: Sequence, tokenizer, layout: str, max_length: int, frames_of, stack: int, dual: bool
 ):
@@ -115,9 +116,9 @@ def make_batch(examples: Sequence[Example], store, dual: bool) -> Batch:
     return Batch(list(examples), [s for s, _ in frames], [p for _, p in frames] if dual else None)
 
 
-# --- loss -------------------------------------------------------------------------------------------------------
+# --- loss ---------------------------------------------------------------------------------------------------
 def batch_loss_sum(model: SiftSpeechLLM, projectors, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
-    """Summed response-token cross-entropy of ``batch`` and its token count (``projectors`` may be DDP-wrapped)."""
+    """Summed response-token cross-entropy of ``batch`` and its token count (``projectors``: maybe DDP)."""
     sem, para = projectors(batch.semantic, batch.paralinguistic)
     embeds, mask, labels = model.assemble([e.pieces for e in batch.examples], sem, para)
     return model.token_losses(embeds, mask, labels)
@@ -144,7 +145,7 @@ def learning_rate(step: int, base: float, warmup: int) -> float:
     return base * min(1.0, (step + 1) / max(warmup, 1))
 
 
-# --- trainer state ----------------------------------------------------------------------------------------------
+# --- trainer state ------------------------------------------------------------------------------------------
 def run_fingerprint(variant: Mapping, params: Mapping, n_train: int) -> str:
     blob = json.dumps({"variant": variant, "params": params, "n_train": n_train}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
@@ -196,7 +197,7 @@ def load_state(folder: Path, config, optimizer, fingerprint: str):
     return load_projectors(folder / "model", config), trainer["step"], trainer["rows"]
 
 
-# --- the loop ---------------------------------------------------------------------------------------------------
+# --- the loop -----------------------------------------------------------------------------------------------
 @dataclass
 class TrainResult:
     steps: int
@@ -302,12 +303,15 @@ def _row(step: int, train_loss: float, val_loss: float, lr: float) -> dict:
     return {"step": step, "train_loss": train_loss, "val_loss": val_loss, "lr": lr}
 
 
+def _cell(value) -> str:
+    if isinstance(value, float):
+        return "" if math.isnan(value) else f"{value:.6g}"
+    return str(value)
+
+
 def write_curve(folder: str | os.PathLike, rows: Sequence[dict]) -> None:
     """``curve.tsv`` (DVC plots: x=step, y=train_loss/val_loss); empty cells for steps without a value."""
-    fmt = lambda v: (
-        "" if isinstance(v, float) and math.isnan(v) else f"{v:.6g}" if isinstance(v, float) else str(v)
-    )  # noqa: E731
-    lines = ["\t".join(CURVE_COLUMNS)] + ["\t".join(fmt(r[c]) for c in CURVE_COLUMNS) for r in rows]
+    lines = ["\t".join(CURVE_COLUMNS)] + ["\t".join(_cell(r[c]) for c in CURVE_COLUMNS) for r in rows]
     write_text(Path(folder) / CURVE_FILE, "\n".join(lines) + "\n")
 
 
@@ -327,7 +331,7 @@ def summarise(rows: Sequence[dict], seconds: float, dropped: Mapping, n_train: i
     }
 
 
-# --- the stage --------------------------------------------------------------------------------------------------
+# --- the stage ----------------------------------------------------------------------------------------------
 def variant_model_config(
     variant: Mapping, cfg: Mapping, llm, encoder_dim: int, llm_ref: str, encoder_ref: str, para_layer: int
 ) -> SiftModelConfig:
@@ -395,9 +399,11 @@ def run_variant(
     if init is not None:
         init_from(projectors, init)
     model = SiftSpeechLLM(config, llm, tokenizer, projectors)
-    frames_of = lambda utt_id: int(
-        store.offsets[store.index[utt_id] + 1] - store.offsets[store.index[utt_id]]
-    )  # noqa: E731
+
+    def frames_of(utt_id: str) -> int:
+        i = store.index[utt_id]
+        return int(store.offsets[i + 1] - store.offsets[i])
+
     train_ex, val_ex, dropped = [], [], {}
     for mode in variant["data"]:
         targets = [t for t in read_targets(Path(targets_dir) / f"{mode}.jsonl") if t.id in store.index]

@@ -1,0 +1,133 @@
+"""SIFT speed: a training step on cached encoder features against a step that runs the frozen encoder
+(target >= 2x), and batched greedy target generation against one prompt at a time (target >= 4x tokens/s).
+Baselines run in the same process on the same inputs; medians of ``--repeats``.
+
+    .venv/bin/python benchmarks/bench_sift.py --manifest data/corpora/sift
+    .venv/bin/python benchmarks/bench_sift.py --manifest data/corpora/sift --batch 8 --prompts 16 --threads 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import time
+
+import torch
+
+
+def median_seconds(fn, repeats: int) -> float:
+    fn()  # warm-up
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def training_steps(args, utterances):
+    """(cached-feature step, encoder step) in seconds."""
+    from speechalign.sift.features import compute_features, load_whisper_encoder, read_wave
+    from speechalign.sift.model import (
+        Projectors,
+        SiftModelConfig,
+        SiftSpeechLLM,
+        load_frozen_llm,
+        prompt_pieces,
+    )
+    from speechalign.sift.paralinguistic import whisper_layer_frames
+
+    batch = utterances[: args.batch]
+    encoder, extractor = load_whisper_encoder(args.encoder)
+    store = compute_features(batch, encoder, extractor, 0, args.encoder)
+    llm, tokenizer = load_frozen_llm(args.llm)
+    config = SiftModelConfig(
+        args.llm, args.encoder, 0, encoder.config.d_model, llm.config.hidden_size, 1024, 4, "{speech}\n{task}"
+    )
+    model = SiftSpeechLLM(config, llm, tokenizer, Projectors(config, seed=0))
+    optimizer = torch.optim.Adam(model.projectors.parameters(), lr=1e-3)
+    pieces = [
+        prompt_pieces(tokenizer, "", None, config.layout, "A short reply of about ten words.", False)
+        for _ in batch
+    ]
+    waves = [read_wave(u.audio_path) for u in batch]
+    n_blocks = len(encoder.layers)
+
+    def step(frames):
+        sem, para = model.projectors([s for s, _ in frames], [p for _, p in frames])
+        total, count = model.token_losses(*model.assemble(pieces, sem, para))
+        optimizer.zero_grad()
+        (total / count).backward()
+        optimizer.step()
+
+    def cached_step():
+        step([store.frames(u.id) for u in batch])
+
+    def encoder_step():
+        frames = []
+        for w in waves:
+            layers = whisper_layer_frames(encoder, extractor, w, [0, n_blocks])
+            frames.append((layers[n_blocks], layers[0]))
+        step(frames)
+
+    return median_seconds(cached_step, args.repeats), median_seconds(encoder_step, args.repeats)
+
+
+def generation(args, utterances):
+    """(batched tokens/s, one-at-a-time tokens/s, outputs identical?)."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from speechalign.backends import chat_prompt
+    from speechalign.models import model_path
+    from speechalign.sift.targets import generate_greedy
+
+    folder = model_path(args.llm)
+    model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32).eval()
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    prompts = [chat_prompt(tokenizer, "", u.text) for u in utterances[: args.prompts]]
+    results = {}
+    for name, batch_size in (("batched", args.prompts), ("one-at-a-time", 1)):
+        start = time.perf_counter()
+        gens = generate_greedy(model, tokenizer, prompts, args.max_new_tokens, batch_size)
+        seconds = time.perf_counter() - start
+        results[name] = (sum(g.new_tokens for g in gens) / seconds, gens)
+    same = [g.text for g in results["batched"][1]] == [g.text for g in results["one-at-a-time"][1]]
+    return results["batched"][0], results["one-at-a-time"][0], same
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--manifest", default="data/corpora/sift")
+    parser.add_argument("--llm", default="smollm2-135m-instruct")
+    parser.add_argument("--encoder", default="whisper-base")
+    parser.add_argument("--batch", type=int, default=4, help="training batch")
+    parser.add_argument(
+        "--prompts", type=int, default=8, help="generation prompts (= the batched batch size)"
+    )
+    parser.add_argument("--max-new-tokens", type=int, default=24)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=None)
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    from speechalign.data.manifest import read_manifest
+
+    utterances = read_manifest(args.manifest)
+    print(f"load average {os.getloadavg()[0]:.2f}, torch threads {torch.get_num_threads()}")
+    cached, with_encoder = training_steps(args, utterances)
+    print(
+        f"training step, batch {args.batch}: cached features {cached:.3f} s; baseline encoder-in-the-step "
+        f"{with_encoder:.3f} s; ratio {with_encoder / cached:.2f}x (target >= 2x)"
+    )
+    batched, single, same = generation(args, utterances)
+    print(
+        f"generation, {args.prompts} prompts x {args.max_new_tokens} new tokens: "
+        f"batched {batched:.1f} tok/s; "
+        f"baseline one-at-a-time {single:.1f} tok/s; ratio {batched / single:.2f}x (target >= 4x); "
+        f"identical outputs: {same}"
+    )
+
+
+if __name__ == "__main__":
+    main()
