@@ -1,0 +1,1 @@
+"""Reports: papermill notebooks (notebooks/) call these functions to turn results into tables and figures."""
