@@ -15,7 +15,11 @@ project's environment:
 Prints medians over --repeats runs (after a warm-up run that also compiles numba) and ratios
 baseline / ours (above 1: ours is faster). Checks that every MAS implementation returns the same paths.
 Parallel regions (numba prange, torch's matmul) slow down badly when other processes busy the cores: the
-script prints the load average; compare runs taken at low load, or pin --threads 1.
+script prints the load average; compare runs taken at low load, or pin --threads 1. torch's OpenMP workers
+spin after each matmul and starve numba's (MAS 10x slower right after similarity on 2 cores); run with
+OMP_WAIT_POLICY=PASSIVE in the environment (set before torch is imported) to see both at their best:
+
+    OMP_WAIT_POLICY=PASSIVE NUMBA_CACHE_DIR=.cache/numba .venv/bin/python benchmarks/bench_alas.py
 """
 
 from __future__ import annotations
