@@ -16,6 +16,7 @@ put_interpreter_on_path()
 include: "workflow/rules/common.smk"
 include: "workflow/rules/download.smk"
 include: "workflow/rules/models.smk"
+include: "workflow/rules/alas.smk"
 include: "workflow/rules/reference.smk"
 include: "workflow/rules/sift.smk"
 

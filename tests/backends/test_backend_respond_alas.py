@@ -120,6 +120,27 @@ def test_word_char_spans_rejects_words_not_in_the_transcript():
         word_char_spans("the cat", ["the", "dog"])
 
 
-def test_only_the_oracle_reference_until_the_reference_stage(tiny_composed, utterances, responses):
-    with pytest.raises(BackendInputError, match="oracle"):
+def test_an_aligner_reference_is_used_and_its_failures_recorded(tiny_composed, utterances, responses):
+    from speechalign.reference import ReferenceRecord, TimedWord
+    from speechalign.reference.matching import ErrorCounts
+
+    def record(uid, words, error=None):
+        timed = tuple(TimedWord(w, s, e, "matched") for w, s, e in words)
+        return ReferenceRecord(
+            uid, "fake", timed, ErrorCounts(reference_words=len(words)), "", 1.0, error=error
+        )
+
+    shifted = [(w, s + 0.3, e + 0.3) for w, s, e in WORDS_A]  # later times: a different reference path
+    records = {
+        "u0-short-text": record("u0-short-text", shifted),
+        "u1-long-text": record("u1-long-text", [], "boom"),
+    }
+    table, rejected, _ = score_corpus(
+        tiny_composed, utterances[:2], responses, "sqa", PROMPTS, "cosine", "fake", reference_records=records
+    )
+    oracle, _, _ = score_corpus(tiny_composed, utterances[:1], responses, "sqa", PROMPTS, "cosine")
+    assert set(table["utterance"]) == {"u0-short-text"} and set(table["reference"]) == {"fake"}
+    assert rejected == [{"utterance": "u1-long-text", "reason": "the fake reference failed here: boom"}]
+    assert not np.allclose(table["uniform_tokens"].to_numpy(), oracle["uniform_tokens"].to_numpy())
+    with pytest.raises(BackendInputError, match="reference file"):
         score_corpus(tiny_composed, utterances, responses, "sqa", PROMPTS, "cosine", reference="whisperx")

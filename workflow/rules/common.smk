@@ -27,6 +27,39 @@ def downloaded_corpus(corpus):
     return marker
 
 
+def template_params(section):
+    """``stage_params(section)`` as a params function: the section holds format templates ({speech},
+    {question}) that Snakemake would otherwise read as wildcards."""
+    value = stage_params(section)
+
+    def get(wildcards):
+        return value
+
+    return get
+
+
+def corpus_folder(wildcards):
+    """The manifest folder of corpus ``{corpus}`` (speechalign.data.manifest)."""
+    return f"data/corpora/{wildcards.corpus}"
+
+
+def backend_model_folders(wildcards):
+    """The provisioned model folders that backend ``{model}`` loads (hub ids and local folders: none)."""
+    spec = config["backends"]["models"][wildcards.model]
+    refs = [spec.get(role) for role in ("llm", "encoder", "model")] + [config["models"]["sbert"]]
+    return [f"data/models/{ref}" for ref in refs if ref in config["models"]["provision"]]
+
+
+def alas_outputs():
+    """ALAS tables and summaries of every (model, corpus) of params ``alas``."""
+    return expand(
+        "results/alas/{model}/{corpus}.{ext}",
+        model=config["alas"]["models"],
+        corpus=config["alas"]["corpora"],
+        ext=["parquet", "json"],
+    )
+
+
 WHISPER_ALIGNERS = ("whisper-timestamped", "hf-whisper", "faster-whisper")
 
 
@@ -126,5 +159,5 @@ def report_outputs():
 def all_outputs():
     """Every final output of the active profile: what `rule all` builds."""
     return (
-        provisioned_models() + ["data/raw/corpora.json"] + reference_outputs() + sift_outputs() + train_outputs()
+        provisioned_models() + ["data/raw/corpora.json"] + alas_outputs() + reference_outputs() + sift_outputs() + train_outputs()
     )

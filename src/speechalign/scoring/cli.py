@@ -32,6 +32,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, type=Path, help="the ALAS table (.parquet)")
     parser.add_argument("--summary", required=True, type=Path, help="the summary (.json)")
     parser.add_argument("--examples", type=Path, help="paths of the first utterances (.npz)")
+    parser.add_argument(
+        "--reference",
+        type=Path,
+        help="the reference stage's word times (data/reference/<aligner>/<corpus>.jsonl.gz);"
+        " default: the corpus's own exact times (oracle)",
+    )
     add_params_option(parser, "alas")
     add_section_option(parser, "backends")
     parser.add_argument("--seed", type=int, help="seed (default: params seed)")
@@ -53,6 +59,12 @@ def run(args: argparse.Namespace) -> None:
     torch.manual_seed(seed)
     utterances = select_utterances(args.corpus, params["split"], params["max_utterances"])
     responses = pd.read_parquet(args.responses)
+    records, aligner = None, "oracle"
+    if args.reference:
+        from speechalign.reference import read_reference
+
+        records = read_reference(args.reference)
+        aligner = args.reference.parent.name  # data/reference/<aligner>/<corpus>.jsonl.gz
     backend = load_backend(backend_spec(backends, args.model), seed=seed)
     table, rejected, examples = score_corpus(
         backend,
@@ -61,15 +73,16 @@ def run(args: argparse.Namespace) -> None:
         task=task_of(args.corpus.name, backends["tasks"]),
         prompts=backends["prompts"],
         normalisation=params["normalisation"],
-        reference=params["reference"],
+        reference=aligner,
         n_examples=params["examples"],
+        reference_records=records,
     )
     info = {
         "model": args.model,
         "corpus": args.corpus.name,
         "seed": seed,
         "normalisation": params["normalisation"],
-        "reference": params["reference"],
+        "reference": aligner,
         "threshold": params["threshold"],
         "frame_seconds": backend.frame_seconds,
         "offset_seconds": backend.offset_seconds,

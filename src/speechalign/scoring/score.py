@@ -69,9 +69,23 @@ def oracle_word_times(utterance) -> tuple[np.ndarray, list[str]]:
     return times, [w.text for w in utterance.words]
 
 
-def score_utterance(backend: SpeechLLM, pair, normalisation: str) -> AlasResult:
-    """ALAS of one prepared pair (``speechalign.respond.prepare_runs``) against the oracle word times."""
-    times, words = oracle_word_times(pair.utterance)
+def reference_word_times(record) -> tuple[np.ndarray, list[str]]:
+    """Word times of a reference file's record (``speechalign.reference.read_reference``): ``(W, 2)``."""
+    if record.error:
+        raise BackendInputError(f"the {record.aligner} reference failed here: {record.error}")
+    if not record.words:
+        raise BackendInputError(f"the {record.aligner} reference has no words for this utterance")
+    times = np.array([(w.start, w.end) for w in record.words], dtype=np.float64)
+    return times, [w.text for w in record.words]
+
+
+def score_utterance(backend: SpeechLLM, pair, normalisation: str, reference_record=None) -> AlasResult:
+    """ALAS of one prepared pair (``speechalign.respond.prepare_runs``) against the word times of
+    ``reference_record`` (a reference stage record), or the corpus's own exact times when None (oracle)."""
+    if reference_record is None:
+        times, words = oracle_word_times(pair.utterance)
+    else:
+        times, words = reference_word_times(reference_record)
     audio = backend.prefill(pair.audio)  # (L+1, A, D)
     text = backend.prefill(pair.text)  # (L+1, T, D)
     reference = reference_path(
@@ -121,14 +135,15 @@ def score_corpus(
     normalisation: str,
     reference: str = "oracle",
     n_examples: int = 0,
+    reference_records: Mapping[str, Any] | None = None,
 ) -> tuple[pd.DataFrame, list[dict], dict[str, np.ndarray]]:
     """The tidy table (``TABLE_COLUMNS``), the rejections ``[{utterance, reason}]`` and, for the first
-    ``n_examples`` scored utterances, their paths and reference (``{"<id>/paths": (L, A), ...}``)."""
-    if reference != "oracle":
-        raise BackendInputError(
-            f"reference {reference!r}: only the oracle (the corpus's exact word times) is available until the"
-            " reference stage lands; set alas.reference: oracle"
-        )
+    ``n_examples`` scored utterances, their paths and reference (``{"<id>/paths": (L, A), ...}``).
+
+    ``reference`` names the word times: ``reference_records`` (id -> record of the reference stage's file
+    for that aligner), or, when it is None, the corpus's own exact times (only for ``"oracle"``)."""
+    if reference_records is None and reference != "oracle":
+        raise BackendInputError(f"reference {reference!r} needs its reference file (data/reference/...)")
     by_id = responses.set_index("utterance")
     rows: list[dict] = []
     rejected: list[dict] = []
@@ -144,7 +159,12 @@ def score_corpus(
         try:
             if pair.reason is not None:
                 raise BackendInputError(pair.reason)
-            result = score_utterance(backend, pair, normalisation)
+            record = None
+            if reference_records is not None:
+                if utt.id not in reference_records:
+                    raise BackendInputError(f"no {reference} reference for this utterance")
+                record = reference_records[utt.id]
+            result = score_utterance(backend, pair, normalisation, record)
         except (BackendInputError, ValueError) as err:  # e.g. NaN in hidden states, unmatched words
             log.warning("%s not scored: %s", utt.id, err)
             rejected.append({"utterance": utt.id, "reason": str(err)})

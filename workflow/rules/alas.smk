@@ -1,0 +1,58 @@
+# Stages 6-7, respond + alas: each speech LLM answers the audio prompt and the text prompt of every utterance
+# (greedy; SBERT agreement filter), then one prefill per run gives ALAS per layer per utterance against the
+# word times of params reference.aligner.
+
+
+rule respond:
+    input:
+        corpus=corpus_folder,
+        models=backend_model_folders,
+    output:
+        "results/responses/{model}/{corpus}.parquet",
+    log:
+        "logs/respond/{model}/{corpus}.log",
+    benchmark:
+        "logs/bench/respond/{model}/{corpus}.tsv"
+    threads: 2
+    resources:
+        mem_mb=8000,
+    params:
+        cfg=template_params("backends"),
+        alas=stage_params("alas"),
+        sbert=config["models"]["sbert"],
+        seed=config["seed"],
+    shell:
+        "speechalign respond --model {wildcards.model} --corpus {input.corpus} --out {output} "
+        "--sbert {params.sbert} --seed {params.seed} --params {params.cfg} --alas-params {params.alas} 2> {log}"
+
+
+rule alas_score:
+    input:
+        corpus=corpus_folder,
+        responses="results/responses/{model}/{corpus}.parquet",
+        reference=f"data/reference/{config['reference']['aligner']}/{{corpus}}.jsonl.gz",
+        models=backend_model_folders,
+    output:
+        table="results/alas/{model}/{corpus}.parquet",
+        summary="results/alas/{model}/{corpus}.json",
+        examples="results/alas/{model}/{corpus}.examples.npz",
+    log:
+        "logs/alas/{model}/{corpus}.log",
+    benchmark:
+        "logs/bench/alas/{model}/{corpus}.tsv"
+    threads: 2
+    resources:
+        mem_mb=8000,
+    params:
+        cfg=stage_params("alas"),
+        backends=template_params("backends"),
+        seed=config["seed"],
+    shell:
+        "speechalign alas --model {wildcards.model} --corpus {input.corpus} --responses {input.responses} "
+        "--reference {input.reference} --out {output.table} --summary {output.summary} --examples {output.examples} --seed {params.seed} "
+        "--params {params.cfg} --backends-params {params.backends} 2> {log}"
+
+
+rule alas:
+    input:
+        alas_outputs(),
