@@ -27,6 +27,7 @@ PARAMS = {
     "seed": 0,
     "max_new_tokens": 8,
     "batch_size": 4,
+    "system_prompt": "",
     "sit_instruction": "Describe all information you can hear.",
     "repeat_instruction": "Repeat the above content.",
     "virtual_human_prompt": "You are a real human.",

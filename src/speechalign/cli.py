@@ -32,6 +32,7 @@ STAGES: dict[str, str] = {
     "sift-probe": "speechalign.sift.cli_probe",
     "features": "speechalign.sift.cli_features",
     "train": "speechalign.sift.cli_train",
+    "sift-eval": "speechalign.sift.cli_eval",
 }
 
 

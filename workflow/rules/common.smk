@@ -96,14 +96,14 @@ def sift_encoder_folder(wildcards):
     return f"data/models/{ref}" if ref in config["models"]["provision"] else []
 
 
-def sift_limit_option(wildcards):
-    limit = config["sift"]["limit"]
-    return f"--limit {limit}" if limit else ""
-
-
 def train_params(wildcards):
     """params `train` as JSON; a function, so that Snakemake leaves the braces of train.layout alone."""
     return stage_params("train")
+
+
+def backends_params(wildcards):
+    """params `backends` as JSON (the shared system prompt and layout); a function, for the same reason."""
+    return stage_params("backends")
 
 
 def train_target_files(wildcards):
@@ -139,11 +139,28 @@ def sift_outputs():
     )
 
 
+def untrained_architecture_checkpoint(wildcards):
+    """A trained checkpoint with the architecture of the untrained control (its weights are not used)."""
+    run, variants = config["train"]["run"], config["train"]["variants"]
+    same = [v for v in run if variants[v]["encoders"] == wildcards.encoders]
+    return f"data/sift/models/{same[0]}"
+
+
+def untrained_controls():
+    kinds = {config["train"]["variants"][v]["encoders"] for v in config["train"]["run"]}
+    return expand("results/train/qa/untrained-{encoders}.json", encoders=sorted(kinds))
+
+
 def train_outputs():
-    """Checkpoint, curve and metrics of every variant of params train.run."""
-    return expand(
-        "data/sift/models/{variant}", variant=config["train"]["run"]
-    ) + expand("results/train/{variant}/{name}", variant=config["train"]["run"], name=["curve.tsv", "metrics.json"])
+    """Checkpoint, curve and metrics of every variant of params train.run; spoken-QA scores of each and of
+    the untrained controls."""
+    run = config["train"]["run"]
+    return (
+        expand("data/sift/models/{variant}", variant=run)
+        + expand("results/train/{variant}/{name}", variant=run, name=["curve.tsv", "metrics.json"])
+        + expand("results/train/qa/{variant}.json", variant=run)
+        + untrained_controls()
+    )
 
 
 def embedded_corpus_folders():

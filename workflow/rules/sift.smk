@@ -37,12 +37,12 @@ rule sift_targets:
         mem_mb=6000,
     params:
         cfg=stage_params("sift"),
+        backends=backends_params,
         llm=config["models"]["llm"],
-        limit=sift_limit_option,
     shell:
         "speechalign sift-targets --manifest {input.corpus} --mode {wildcards.mode} --out {output} "
-        "--cache data/cache/sift/targets/{wildcards.mode}.jsonl --llm {params.llm} {params.limit} "
-        "--params {params.cfg} 2> {log}"
+        "--cache data/cache/sift/targets/{wildcards.mode}.jsonl --llm {params.llm} "
+        "--params {params.cfg} --backend-params {params.backends} 2> {log}"
 
 
 rule sift_features:
@@ -85,6 +85,7 @@ rule train_variant:
         mem_mb=8000,
     params:
         cfg=train_params,
+        backends=backends_params,
         llm=config["models"]["llm"],
         encoder=config["models"]["whisper"],
         init=train_init_option,
@@ -93,7 +94,56 @@ rule train_variant:
         "{params.launcher} train --variant {wildcards.variant} --targets data/sift/targets "
         "--features {input.features} --out {output.model} --curves results/train/{wildcards.variant} "
         "--state data/cache/sift/state/{wildcards.variant} {params.init} --llm {params.llm} "
-        "--encoder {params.encoder} --params {params.cfg} 2> {log}"
+        "--encoder {params.encoder} --params {params.cfg} --backend-params {params.backends} 2> {log}"
+
+
+ruleorder: sift_eval_untrained > sift_eval
+
+
+rule sift_eval:
+    input:
+        checkpoint="data/sift/models/{variant}",
+        corpus="data/corpora/sqa",
+        models=sift_llm_folder,
+    output:
+        "results/train/qa/{variant}.json",
+    log:
+        "logs/train/qa/{variant}.log",
+    benchmark:
+        "logs/bench/train/qa/{variant}.tsv"
+    threads: 2
+    resources:
+        mem_mb=6000,
+    params:
+        backends=backends_params,
+        limit=config["train"]["qa_items"] or 1000000,
+        seed=config["train"]["seed"],
+    shell:
+        "speechalign sift-eval --checkpoint {input.checkpoint} --manifest {input.corpus} --out {output} "
+        "--limit {params.limit} --params {params.backends} 2> {log}"
+
+
+rule sift_eval_untrained:
+    input:
+        checkpoint=untrained_architecture_checkpoint,
+        corpus="data/corpora/sqa",
+        models=sift_llm_folder,
+    output:
+        "results/train/qa/untrained-{encoders}.json",
+    log:
+        "logs/train/qa/untrained-{encoders}.log",
+    wildcard_constraints:
+        encoders="semantic|dual",
+    threads: 2
+    resources:
+        mem_mb=6000,
+    params:
+        backends=backends_params,
+        limit=config["train"]["qa_items"] or 1000000,
+        seed=config["train"]["seed"],
+    shell:
+        "speechalign sift-eval --untrained {input.checkpoint} --manifest {input.corpus} --out {output} "
+        "--limit {params.limit} --seed {params.seed} --params {params.backends} 2> {log}"
 
 
 rule sift:

@@ -21,8 +21,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--cache", required=True, help="resumable cache (append-only jsonl), kept across runs"
     )
     parser.add_argument("--llm", required=True, help="target writer: lock entry, folder or hub id")
-    parser.add_argument("--limit", type=int, default=None, help="only the first N utterances (quick looks)")
     add_params_option(parser, "sift")
+    parser.add_argument(
+        "--backend-params", metavar="JSON", help="params `backends` as JSON (its system_prompt)"
+    )
 
 
 def run(args: argparse.Namespace) -> None:
@@ -31,13 +33,16 @@ def run(args: argparse.Namespace) -> None:
 
     import torch
 
+    from speechalign.config import load_params
     from speechalign.data.manifest import read_manifest
     from speechalign.models import model_path
     from speechalign.sift import targets as T
 
     params = stage_params(args, "sift")
+    backends = json.loads(args.backend_params) if args.backend_params else load_params(".")["backends"]
+    params = {**params, "system_prompt": backends["system_prompt"]}  # the one chat decision, shared
     spec = T.mode_spec(args.mode)
-    utterances = read_manifest(args.manifest)[: args.limit]
+    utterances = T.select_utterances(read_manifest(args.manifest), params["limit"], params["limit_heldout"])
     writer, model_id = None, "none"
     if spec.generated:
         from transformers import AutoModelForCausalLM, AutoTokenizer

@@ -30,14 +30,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--encoder", required=True, help="Whisper reference (recorded in the checkpoint)")
     parser.add_argument("--gpu", action="store_true", help="let accelerate use GPUs (default: CPU)")
     add_params_option(parser, "train")
+    parser.add_argument("--backend-params", metavar="JSON", help="params `backends` as JSON (its layout)")
 
 
 def run(args: argparse.Namespace) -> None:
+    import json
+
+    from speechalign.config import load_params
     from speechalign.sift.train import run_variant
 
+    backends = json.loads(args.backend_params) if args.backend_params else load_params(".")["backends"]
     run_variant(
         args.variant,
-        stage_params(args, "train"),
+        {**stage_params(args, "train"), "layout": backends["layout"]},  # the backends' user-message layout
         args.targets,
         args.features,
         args.out,

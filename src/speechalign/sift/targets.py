@@ -6,11 +6,11 @@ prompt*: the same system prompt and instruction, with the audio where the text w
 =========  =======================================================  ==================  ==============
 mode       writer user message                                      system prompt       target
 =========  =======================================================  ==================  ==============
-tsit_s     (none: no generation)                                    ""                  the transcript
-sit_s      ``transcript`` + "\\n" + "Repeat the above content."     ""                  LLM output
-sift_s     ``transcript``                                           ""                  LLM output
-sit_sp     ``<audio><meta>M</meta><text>t</text></audio>`` + SIT    ""                  LLM output
-sift_sp    ``<audio><meta>M</meta><text>t</text></audio>``          ""                  LLM output
+tsit_s     (none: no generation)                                    backends'           the transcript
+sit_s      ``transcript`` + "\\n" + "Repeat the above content."     backends'           LLM output
+sift_s     ``transcript``                                           backends'           LLM output
+sit_sp     ``<audio><meta>M</meta><text>t</text></audio>`` + SIT    backends'           LLM output
+sift_sp    ``<audio><meta>M</meta><text>t</text></audio>``          backends'           LLM output
 sit_ssp    as sit_sp                                                virtual human       LLM output
 sift_ssp   as sift_sp                                               virtual human       LLM output
 =========  =======================================================  ==================  ==============
@@ -19,9 +19,10 @@ sift_ssp   as sift_sp                                               virtual huma
 transcript; SIT is "Describe all information you can hear." (params ``sift.sit_instruction``). tsit_s's
 speech prompt carries an ASR instruction drawn per utterance (seeded) from ``sift.asr_instructions``.
 
-The system prompt is always explicit (an empty string for the s/sp modes): SmolLM2's template inserts its own
-default system prompt when none is given (RESEARCH.md section 5); ``speechalign.backends.chat_prompt`` renders
-every prompt, for targets, training and inference alike.
+The system prompt is always explicit: the backends' ``system_prompt`` (params ``backends.system_prompt``, what
+the composed model is prompted with at inference) for the s/sp modes, the virtual-human prompt for ssp.
+SmolLM2's template would insert its own default when none is given (RESEARCH.md section 5);
+``speechalign.backends.chat_prompt`` renders every prompt, for targets, training and inference alike.
 
 Generation is greedy, batched with left padding. A target whose end token never came within
 ``max_new_tokens`` is kept with ``truncated: true`` (the truncation marker) and training then gives it no
@@ -80,7 +81,7 @@ class Target:
     id: str
     mode: str
     split: str
-    system: str  # system prompt, "" when none (rendered explicitly)
+    system: str  # system prompt, always rendered explicitly
     instruction: str | None  # text after the audio in the user message; None for SIFT modes
     writer_input: str  # the user message the LLM answered (the transcript for tsit_s)
     target: str
@@ -121,7 +122,7 @@ def writer_prompt(utt, mode: str, params: Mapping) -> tuple[str, str | None, str
     spec = mode_spec(mode)
     if not utt.text or not utt.text.strip():
         raise UserFacingError(f"{utt.id}: empty transcript; SIFT targets need one")
-    system = params["virtual_human_prompt"] if spec.virtual_human else ""
+    system = params["virtual_human_prompt"] if spec.virtual_human else params["system_prompt"]
     if not spec.generated:
         return system, asr_instruction(utt.id, params["asr_instructions"], params["seed"]), utt.text.strip()
     content = paralinguistic_text(utt) if spec.paralinguistic else utt.text.strip()
@@ -316,6 +317,24 @@ def llm_writer(model, tokenizer, max_new_tokens: int, batch_size: int):
         return generate_greedy(model, tokenizer, prompts, max_new_tokens, batch_size)
 
     return write
+
+
+def select_utterances(utterances: Sequence, limit: int | None, limit_heldout: int | None) -> list:
+    """The first ``limit`` training utterances and the first ``limit_heldout`` others (None: all), in order.
+
+    >>> from types import SimpleNamespace as U
+    >>> [u.id for u in select_utterances([U(id=i, split=s) for i, s in enumerate("ttdtt")], 2, 1)]
+    [0, 1, 2]
+    """
+    kept, train, heldout = [], 0, 0
+    for u in utterances:
+        if u.split == "train" and (limit is None or train < limit):
+            kept.append(u)
+            train += 1
+        elif u.split != "train" and (limit_heldout is None or heldout < limit_heldout):
+            kept.append(u)
+            heldout += 1
+    return kept
 
 
 def write_targets(path: str | os.PathLike, targets: Sequence[Target]) -> None:
