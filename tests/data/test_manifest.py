@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import math
 
 import numpy as np
@@ -44,6 +45,22 @@ def test_round_trip_keeps_every_field(tmp_path):
     back = read_manifest(tmp_path / "m")
     assert back == utts
     assert card["utterances"] == 2 and card["with_question"] == 1 and card["rejected"] == 0
+
+
+def test_audio_staged_under_a_relative_folder_is_stored_relative_to_the_corpus(tmp_path, monkeypatch):
+    """Corpora are built in a staging folder that is renamed into place: the stored audio paths must be
+    relative to the corpus folder, never name the staging folder (given as a relative path here)."""
+    from speechalign.data.manifest import RECORDINGS, write_manifest_files
+    from speechalign.io import atomic_path
+
+    monkeypatch.chdir(tmp_path)
+    with atomic_path("corpora/demo") as staged:
+        (staged / "audio").mkdir(parents=True)
+        write_manifest_files(staged, [utterance(staged / "audio", "a")])
+    with gzip.open(tmp_path / "corpora/demo" / RECORDINGS, "rt") as f:
+        assert '"source": "audio/a.flac"' in f.read()
+    (back,) = read_manifest("corpora/demo")
+    assert sf.info(back.audio_path).frames == 16000
 
 
 @pytest.mark.parametrize(

@@ -184,8 +184,10 @@ def _to_lhotse_pair(utt: Utterance, root: Path | None):
     from lhotse.supervision import AlignmentItem
 
     path = Path(utt.audio_path)
-    if root is not None and path.is_absolute() and path.is_relative_to(root):
-        path = path.relative_to(root)
+    # a relative path is relative to the working directory: resolve it before testing whether it lies
+    # in the (staged) corpus folder, else the staging folder's name would be stored
+    if root is not None and path.resolve().is_relative_to(root):
+        path = path.resolve().relative_to(root)
     recording = Recording(
         id=utt.id,
         sources=[AudioSource(type="file", channels=[0], source=str(path))],
