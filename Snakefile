@@ -16,9 +16,11 @@ put_interpreter_on_path()
 include: "workflow/rules/common.smk"
 include: "workflow/rules/download.smk"
 include: "workflow/rules/models.smk"
+include: "workflow/rules/data.smk"
 include: "workflow/rules/alas.smk"
 include: "workflow/rules/reference.smk"
 include: "workflow/rules/sift.smk"
+include: "workflow/rules/report.smk"
 
 
 rule all:

@@ -19,6 +19,8 @@ from speechalign import __version__, env
 from speechalign.config import ParamsError, load_params
 from speechalign.errors import UserFacingError
 
+env.passive_openmp()  # before any stage module imports torch
+
 # stage name -> module that defines ``HELP``, ``add_arguments(parser)`` and ``run(args)``.
 # Modules import their heavy dependencies inside ``run`` so that ``--help`` stays fast.
 STAGES: dict[str, str] = {
@@ -33,6 +35,7 @@ STAGES: dict[str, str] = {
     "features": "speechalign.sift.cli_features",
     "train": "speechalign.sift.cli_train",
     "sift-eval": "speechalign.sift.cli_eval",
+    "report": "speechalign.report.cli",
 }
 
 

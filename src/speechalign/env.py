@@ -43,3 +43,10 @@ def put_interpreter_on_path() -> None:
     bindir = str(Path(sys.executable).parent)
     if os.environ.get("PATH", "").split(os.pathsep)[0] != bindir:
         os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
+
+
+def passive_openmp() -> None:
+    """Idle OpenMP threads sleep instead of spinning: torch's spinning threads otherwise starve numba's
+    (the MAS kernel runs 10x slower after a torch matmul; benchmarks/bench_alas.py). Only effective before
+    torch is imported, so the CLI calls it first thing."""
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")

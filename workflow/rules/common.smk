@@ -27,6 +27,25 @@ def downloaded_corpus(corpus):
     return marker
 
 
+def real_corpus_inputs(wildcards):
+    """The download marker of a real corpus when the active profile downloads it (LibriSQA: also
+    LibriSpeech's, which holds its audio)."""
+    names = [wildcards.corpus] + (["librispeech"] if wildcards.corpus == "librisqa" else [])
+    return [f"data/raw/{n}/DOWNLOADED.json" for n in names if n in config["download"]["corpora"]]
+
+
+def real_corpus_root(wildcards):
+    root = config["data"]["real"][wildcards.corpus]
+    if root is None:
+        raise ValueError(f"params data.real.{wildcards.corpus} is null: name the corpus folder to load it")
+    return root
+
+
+def real_corpus_audio_option(wildcards):
+    audio = config["data"]["real"]["librisqa_audio"]
+    return f"--audio-root {audio}" if wildcards.corpus == "librisqa" and audio else ""
+
+
 def template_params(section):
     """``stage_params(section)`` as a params function: the section holds format templates ({speech},
     {question}) that Snakemake would otherwise read as wildcards."""
@@ -70,19 +89,19 @@ def reference_model_folder(wildcards):
     return f"data/models/{ref}" if needed else []
 
 
-def reference_files(aligners):
-    """The reference files of ``aligners`` for every corpus of params ``reference``."""
-    return expand(
-        "data/reference/{aligner}/{corpus}.jsonl.gz", aligner=aligners, corpus=config["reference"]["corpora"]
-    )
+def reference_files(aligners, corpora):
+    return expand("data/reference/{aligner}/{corpus}.jsonl.gz", aligner=aligners, corpus=corpora)
 
 
 def reference_outputs():
-    """ALAS's reference files (params reference.aligner) and the aligner accuracy table and figure."""
-    accuracy = expand("results/reference/accuracy.{ext}", ext=["csv", "md", "png", "pdf"])
+    """ALAS's reference files (params reference.aligner, for the corpora of params reference and alas), and
+    the compared aligners' files with the accuracy table and figure (corpora of params reference)."""
+    corpora = config["reference"]["corpora"]
+    alas_corpora = list(dict.fromkeys(corpora + config["alas"]["corpora"]))
+    for_alas = reference_files([config["reference"]["aligner"]], alas_corpora)
     compared = config["reference"]["compare"]
-    extra = reference_files(compared) + accuracy if compared else []
-    return reference_files([config["reference"]["aligner"]]) + extra
+    accuracy = expand("results/reference/accuracy.{ext}", ext=["csv", "md", "png", "pdf"])
+    return for_alas + (reference_files(compared, corpora) + accuracy if compared else [])
 
 
 def sift_llm_folder(wildcards):
@@ -168,13 +187,21 @@ def embedded_corpus_folders():
     return expand("data/corpora/{corpus}", corpus=config["data"]["corpora"])
 
 
+def real_corpus_folders():
+    """The manifest folders of the real corpora params ``data.real`` gives a folder for."""
+    named = [name for name, root in config["data"]["real"].items() if root and name != "librisqa_audio"]
+    return expand("data/corpora/{corpus}", corpus=named)
+
+
 def report_outputs():
     """Executed notebooks, tables and figures of the report stage."""
-    return ["results/notebooks/corpora.ipynb", "results/tables/corpora.csv", "results/figures/corpora_durations.png"]
+    return [
+        "results/notebooks/corpora.ipynb",
+        *expand("results/tables/corpora.{ext}", ext=["csv", "md"]),
+        *expand("results/figures/corpora_durations.{ext}", ext=["png", "pdf"]),
+    ]
 
 
 def all_outputs():
     """Every final output of the active profile: what `rule all` builds."""
-    return (
-        provisioned_models() + ["data/raw/corpora.json"] + alas_outputs() + reference_outputs() + sift_outputs() + train_outputs()
-    )
+    return provisioned_models() + ["data/raw/corpora.json"] + alas_outputs() + reference_outputs() + sift_outputs() + train_outputs() + report_outputs()

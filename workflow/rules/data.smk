@@ -23,25 +23,6 @@ rule data_embedded:
         "--seed {params.seed} --workers {threads} --params {params.cfg} 2> {log}"
 
 
-def real_corpus_inputs(wildcards):
-    """The download marker of a real corpus when the active profile downloads it (LibriSQA: also
-    LibriSpeech's, which holds its audio)."""
-    names = [wildcards.corpus] + (["librispeech"] if wildcards.corpus == "librisqa" else [])
-    return [f"data/raw/{n}/DOWNLOADED.json" for n in names if n in config["download"]["corpora"]]
-
-
-def real_corpus_root(wildcards):
-    root = config["data"]["real"][wildcards.corpus]
-    if root is None:
-        raise ValueError(f"params data.real.{wildcards.corpus} is null: name the corpus folder to load it")
-    return root
-
-
-def real_corpus_audio_option(wildcards):
-    audio = config["data"]["real"]["librisqa_audio"]
-    return f"--audio-root {audio}" if wildcards.corpus == "librisqa" and audio else ""
-
-
 rule data_real:
     input:
         real_corpus_inputs,
@@ -68,8 +49,5 @@ rule data_real:
 
 rule data:
     input:
-        expand("data/corpora/{corpus}", corpus=config["data"]["corpora"]),
-        expand(
-            "data/corpora/{corpus}",
-            corpus=[name for name, root in config["data"]["real"].items() if root and name != "librisqa_audio"],
-        ),
+        embedded_corpus_folders(),
+        real_corpus_folders(),

@@ -30,7 +30,7 @@ rule reference_align:
 rule reference_accuracy:
     input:
         corpora=expand("data/corpora/{corpus}", corpus=config["reference"]["corpora"]),
-        references=reference_files(config["reference"]["compare"]),
+        references=reference_files(config["reference"]["compare"], config["reference"]["corpora"]),
     output:
         csv="results/reference/accuracy.csv",
         md="results/reference/accuracy.md",
