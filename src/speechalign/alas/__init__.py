@@ -18,6 +18,13 @@ transcript position (``similarity``, audio-major ``(L, A, T)``), the maximum-sum
 """
 
 from speechalign.alas.mas import maximum_path, path_score
+from speechalign.alas.normalisations import (  # registers corpus-centred, pc-removed, standardised
+    CorpusStatistics,
+    MomentAccumulator,
+    RoleStatistics,
+    diagonal_contrast,
+    fit_statistics,
+)
 from speechalign.alas.reference import ReferencePath, reference_path, row_times, token_words
 from speechalign.alas.score import (
     AlasCounts,
@@ -28,17 +35,28 @@ from speechalign.alas.score import (
     corpus_scores,
     uniform_path,
 )
-from speechalign.alas.similarity import NORMALISATIONS, register_normalisation, similarity
+from speechalign.alas.similarity import (
+    NORMALISATION_KINDS,
+    NORMALISATIONS,
+    register_normalisation,
+    similarity,
+)
 
 __all__ = [
     "NORMALISATIONS",
+    "NORMALISATION_KINDS",
     "AlasCounts",
     "AlasResult",
     "AlasScores",
+    "CorpusStatistics",
+    "MomentAccumulator",
+    "RoleStatistics",
     "ReferencePath",
     "alas",
     "best_layer",
     "corpus_scores",
+    "diagonal_contrast",
+    "fit_statistics",
     "maximum_path",
     "path_score",
     "reference_path",

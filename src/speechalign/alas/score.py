@@ -134,12 +134,15 @@ def _check_reference_fits(reference: ReferencePath, n_audio: int, n_text: int) -
         raise ValueError(f"reference covers {reference.n_text} text tokens but the text has {n_text}")
 
 
-def alas(audio, text, reference: ReferencePath, normalisation: str = "cosine") -> AlasResult:
+def alas(
+    audio, text, reference: ReferencePath, normalisation: str = "cosine", statistics=None
+) -> AlasResult:
     """ALAS per layer for one utterance: similarity, MAS path, distance from the reference (lower is better).
 
     ``audio``: ``(L, A, D)`` hidden states of the audio positions (audio-prompt run); ``text``: ``(L, T, D)``
     of the transcript positions (text-prompt run); numpy or torch, any float dtype. ``reference``: from
-    ``reference_path`` for the same A and T. ``normalisation``: a name in ``NORMALISATIONS``, recorded.
+    ``reference_path`` for the same A and T. ``normalisation``: a name in ``NORMALISATIONS``, recorded;
+    ``statistics``: the corpus statistics of a fitted normalisation (``speechalign.alas.fit_statistics``).
 
     >>> import numpy as np
     >>> from speechalign.alas import reference_path
@@ -154,7 +157,7 @@ def alas(audio, text, reference: ReferencePath, normalisation: str = "cosine") -
     >>> float(scores.tokens[0]), scores.uniform_tokens, float(scores.calibrated_tokens[0])
     (0.0, 0.5, 0.0)
     """
-    sim = similarity(audio, text, normalisation)  # (L, A, T) float32, finite by construction
+    sim = similarity(audio, text, normalisation, statistics)  # (L, A, T) float32, finite by construction
     _check_reference_fits(reference, sim.shape[1], sim.shape[2])
     paths = maximum_path(sim, check_finite=False)  # (L, A)
     counts = _alas_update(paths, reference)

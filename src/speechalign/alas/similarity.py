@@ -10,6 +10,13 @@ Normalisations are named and registered in ``NORMALISATIONS``; each one rewrites
 - ``"cosine"``: raw cosine (what the ALAS paper uses);
 - ``"centred"``: subtract each sequence's mean over its positions (per layer) first, so that a direction
   shared by all positions of a run does not dominate the cosine.
+
+A normalisation registers with a ``kind`` that says how it is applied (``NORMALISATION_KINDS``):
+``"hidden"`` (the two above), ``fn(hidden) -> hidden``; ``"fitted"``, ``fn(hidden, role_stats) -> hidden``
+with statistics fitted on a corpus, passed to ``similarity(..., statistics=...)`` as an object with ``.audio``
+and ``.text`` (one per run role; ``speechalign.alas.CorpusStatistics``); ``"matrix"``, ``fn(sim) -> sim`` on
+the ``(L, A, T)`` raw cosine. ``speechalign.alas.normalisations`` registers ``corpus-centred``, ``pc-removed``
+(fitted) and ``standardised`` (matrix).
 """
 
 from __future__ import annotations
@@ -21,17 +28,22 @@ import torch
 
 __all__ = ["NORMALISATIONS", "register_normalisation", "similarity"]
 
-Normalisation = Callable[[torch.Tensor], torch.Tensor]  # (L, N, D) float32 -> (L, N, D) float32
+Normalisation = Callable[..., torch.Tensor]  # (L, N, D) float32 -> (L, N, D) float32 (see the kinds)
 NORMALISATIONS: dict[str, Normalisation] = {}
+NORMALISATION_KINDS: dict[str, str] = {}  # name -> "hidden" | "fitted" | "matrix"
+_KINDS = ("hidden", "fitted", "matrix")
 
 
-def register_normalisation(name: str) -> Callable[[Normalisation], Normalisation]:
-    """Register a hidden-state normalisation under ``name`` (a decorator)."""
+def register_normalisation(name: str, kind: str = "hidden") -> Callable[[Normalisation], Normalisation]:
+    """Register a normalisation under ``name`` (a decorator); ``kind`` as in the module docstring."""
+    if kind not in _KINDS:
+        raise ValueError(f"normalisation kind must be one of {_KINDS}; got {kind!r}")
 
     def register(fn: Normalisation) -> Normalisation:
         if name in NORMALISATIONS:
             raise ValueError(f"normalisation {name!r} is already registered")
         NORMALISATIONS[name] = fn
+        NORMALISATION_KINDS[name] = kind
         return fn
 
     return register
@@ -87,12 +99,13 @@ def _inverse_norms(hidden: torch.Tensor, role: str, normalisation: str) -> torch
     return norms.reciprocal_()
 
 
-def similarity(audio, text, normalisation: str = "cosine") -> np.ndarray:
+def similarity(audio, text, normalisation: str = "cosine", statistics=None) -> np.ndarray:
     """Cosine similarity of every audio position with every text position, per layer.
 
     ``audio``: ``(L, A, D)``; ``text``: ``(L, T, D)``; numpy or torch, any float dtype.
     Returns ``(L, A, T)`` float32, C-contiguous (audio-major, what ``maximum_path`` reads without a copy):
-    ``sim[l, i, j] = <a_li, t_lj> / (|a_li| |t_lj|)`` after the named normalisation.
+    ``sim[l, i, j] = <a_li, t_lj> / (|a_li| |t_lj|)`` after the named normalisation. ``statistics``: the
+    corpus statistics a ``"fitted"`` normalisation needs (``.audio``, ``.text``); ignored by the others.
 
     >>> a = np.array([[[1.0, 0.0], [2.0, 2.0], [0.0, 3.0]]])  # (1, 3, 2)
     >>> t = np.array([[[1.0, 0.0], [0.0, 1.0]]])  # (1, 2, 2)
@@ -107,12 +120,23 @@ def similarity(audio, text, normalisation: str = "cosine") -> np.ndarray:
         raise ValueError(f"audio has {audio.shape[0]} layers but text has {text.shape[0]}; they must match")
     if audio.shape[2] != text.shape[2]:
         raise ValueError(f"audio width {audio.shape[2]} differs from text width {text.shape[2]}")
-    normalise = NORMALISATIONS[normalisation]
-    audio = normalise(audio)  # (L, A, D)
-    text = normalise(text)  # (L, T, D)
+    normalise, kind = NORMALISATIONS[normalisation], NORMALISATION_KINDS[normalisation]
+    if kind == "fitted":
+        if statistics is None:
+            raise ValueError(
+                f"normalisation {normalisation!r} is fitted on a corpus: pass statistics="
+                "speechalign.alas.fit_statistics(audio_sequences, text_sequences)"
+            )
+        audio = normalise(audio, statistics.audio)  # (L, A, D)
+        text = normalise(text, statistics.text)  # (L, T, D)
+    elif kind == "hidden":
+        audio = normalise(audio)  # (L, A, D)
+        text = normalise(text)  # (L, T, D)
     inv_audio = _inverse_norms(audio, "audio", normalisation)  # (L, A)
     inv_text = _inverse_norms(text, "text", normalisation)  # (L, T)
     # Matmul first, then scale the (L, A, T) result: cheaper than normalising (L, N, D) inputs when T, A < D.
     sim = torch.bmm(audio, text.transpose(1, 2))  # (L, A, T); BLAS reads the transpose, no copy
     sim.mul_(inv_audio.unsqueeze(2)).mul_(inv_text.unsqueeze(1))
+    if kind == "matrix":
+        sim = normalise(sim)  # (L, A, T)
     return sim.numpy()
