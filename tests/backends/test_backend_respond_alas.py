@@ -11,6 +11,7 @@ from speechalign.alas import corpus_scores
 from speechalign.backends import BackendInputError
 from speechalign.respond import agreement, prepare_runs, respond_corpus
 from speechalign.scoring import score_corpus, score_utterance, summarise, word_char_spans
+from speechalign.scoring.score import figure_layers
 
 PROMPTS = {"sqa": "{question}? Answer in 10-15 words."}
 WORDS_A = [("the", 0.1, 0.3), ("cat", 0.35, 0.7), ("sat", 0.8, 1.2)]
@@ -74,7 +75,12 @@ def test_scores_every_answered_utterance_and_matches_speechalign_alas(tiny_compo
     layers = tiny_composed.num_hidden_states
     assert len(table) == 2 * layers
     assert {r["utterance"] for r in rejected} == {"u2-nan", "u3-empty", "u4-no-question"}
-    assert set(examples) == {"u0-short-text/paths", "u0-short-text/reference_tokens", "u0-short-text/uniform"}
+    fields = {"paths", "reference_tokens", "uniform", "layers", "similarity"}
+    assert set(examples) == {f"u0-short-text/{field}" for field in fields}
+    shown = examples["u0-short-text/layers"]
+    assert shown[0] == 0 and shown[-1] == layers - 1
+    n_audio, n_text = examples["u0-short-text/paths"].shape[1], table.iloc[0]["n_text"]
+    assert examples["u0-short-text/similarity"].shape == (len(shown), n_audio, n_text)
     long_text = table[table["utterance"] == "u1-long-text"].iloc[0]
     assert long_text["n_text"] > long_text["n_audio"]
     kept = responses.set_index("utterance")["kept"]
@@ -144,3 +150,8 @@ def test_an_aligner_reference_is_used_and_its_failures_recorded(tiny_composed, u
     assert not np.allclose(table["uniform_tokens"].to_numpy(), oracle["uniform_tokens"].to_numpy())
     with pytest.raises(BackendInputError, match="reference file"):
         score_corpus(tiny_composed, utterances, responses, "sqa", PROMPTS, "cosine", reference="whisperx")
+
+
+@pytest.mark.parametrize(("n_layers", "expected"), [(31, [0, 8, 15, 22, 30]), (3, [0, 1, 2]), (1, [0])])
+def test_figure_layers_are_the_embeddings_quarters_and_last(n_layers, expected):
+    assert figure_layers(n_layers) == expected

@@ -17,11 +17,14 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from speechalign.alas import AlasResult, alas, reference_path
+from speechalign.alas import AlasResult, alas, reference_path, similarity
 from speechalign.backends import BackendInputError, SpeechLLM
 from speechalign.respond import prepare_runs
 
 log = logging.getLogger(__name__)
+
+# arrays kept per example utterance: paths, reference_tokens, uniform, layers, similarity
+EXAMPLE_FIELDS = 5
 
 TABLE_COLUMNS = [
     "utterance",
@@ -99,6 +102,20 @@ def score_utterance(backend: SpeechLLM, pair, normalisation: str, reference_reco
     return alas(audio, text, reference, normalisation=normalisation)
 
 
+def figure_layers(n_layers: int) -> list[int]:
+    """The layers ALAS Figure 2 shows: the embeddings, the blocks at 1/4, 1/2 and 3/4 depth, and the last."""
+    last = n_layers - 1
+    return sorted({0, round(last / 4), round(last / 2), round(3 * last / 4), last})
+
+
+def example_similarity(backend: SpeechLLM, pair, layers: Sequence[int], normalisation: str) -> np.ndarray:
+    """The similarity matrices of ``layers`` for one pair, (len(layers), A, T) float16: small enough to keep
+    for a few example utterances (a second prefill; only examples pay for it)."""
+    audio = backend.prefill(pair.audio)[list(layers)]  # (K, A, D)
+    text = backend.prefill(pair.text)[list(layers)]  # (K, T, D)
+    return similarity(audio, text, normalisation=normalisation).astype(np.float16)
+
+
 def result_rows(
     utterance_id: str, result: AlasResult, response: Mapping[str, Any], reference: str
 ) -> list[dict]:
@@ -138,7 +155,8 @@ def score_corpus(
     reference_records: Mapping[str, Any] | None = None,
 ) -> tuple[pd.DataFrame, list[dict], dict[str, np.ndarray]]:
     """The tidy table (``TABLE_COLUMNS``), the rejections ``[{utterance, reason}]`` and, for the first
-    ``n_examples`` scored utterances, their paths and reference (``{"<id>/paths": (L, A), ...}``).
+    ``n_examples`` scored utterances, their paths, reference, uniform path and the similarity matrices of
+    the figure layers (``{"<id>/paths": (L, A), "<id>/similarity": (K, A, T), "<id>/layers": (K,), ...}``).
 
     ``reference`` names the word times: ``reference_records`` (id -> record of the reference stage's file
     for that aligner), or, when it is None, the corpus's own exact times (only for ``"oracle"``)."""
@@ -170,10 +188,13 @@ def score_corpus(
             rejected.append({"utterance": utt.id, "reason": str(err)})
             continue
         rows += result_rows(utt.id, result, response, reference)
-        if len(examples) < 3 * n_examples:
+        if len(examples) < EXAMPLE_FIELDS * n_examples:
+            layers = figure_layers(result.n_layers)
             examples[f"{utt.id}/paths"] = result.paths
             examples[f"{utt.id}/reference_tokens"] = result.reference.token_per_row
             examples[f"{utt.id}/uniform"] = result.uniform_path
+            examples[f"{utt.id}/layers"] = np.asarray(layers)
+            examples[f"{utt.id}/similarity"] = example_similarity(backend, pair, layers, normalisation)
     return pd.DataFrame(rows, columns=TABLE_COLUMNS), rejected, examples
 
 
