@@ -1,0 +1,148 @@
+"""Snakemake execution profiles (workflow/profiles/): the SLURM and single-GPU profiles give every job of the
+paper profile its resources, and the cluster-generic-local scripts behave like a scheduler's."""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from speechalign.config import load_params
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+PROFILES = ROOT / "workflow" / "profiles"
+LOCAL = PROFILES / "cluster-generic-local"
+
+# Rules that load a model big enough to need a GPU at the paper scale.
+GPU_RULES = {
+    "reference_align",
+    "respond",
+    "alas_score",
+    "sift_probe",
+    "sift_targets",
+    "sift_features",
+    "train_variant",
+    "sift_eval",
+    "sift_eval_untrained",
+}
+
+
+@functools.cache
+def dry_run_jobs(profile_dir: str) -> dict[str, list[dict[str, str]]]:
+    """Rule name -> the resources of each of its jobs, from a dry run of the paper profile from nothing."""
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+    cmd = ["snakemake", "--dry-run", "--forceall", "--profile", profile_dir, "--config", "profile=paper"]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, f"{' '.join(cmd)} failed:\n{proc.stdout}\n{proc.stderr}"
+    jobs: dict[str, list[dict[str, str]]] = {}
+    for block in re.split(r"\n(?=(?:local)?rule \S+:\n)", proc.stdout):
+        head = re.match(r"(?:local)?rule (\S+):\n", block)
+        if not head or "    output:" not in block:
+            continue  # aggregate rules (no outputs) run no command
+        found = re.search(r"^\s+resources: (.+)$", block, flags=re.M)
+        pairs = found.group(1).split(", ") if found else []
+        jobs.setdefault(head.group(1), []).append(dict(p.split("=", 1) for p in pairs))
+    return jobs
+
+
+def profile_config(name: str) -> dict:
+    return yaml.safe_load((PROFILES / name / "config.yaml").read_text())
+
+
+def test_slurm_dry_run_gives_every_job_memory_runtime_and_cpus():
+    jobs = dry_run_jobs("workflow/profiles/slurm")
+    assert {"train_variant", "respond", "alas_score", "sift_targets", "data_real"} <= set(jobs)
+    for rule, resources in jobs.items():
+        for res in resources:
+            missing = {"mem_mb", "runtime", "cpus_per_task"} - set(res)
+            assert not missing, f"{rule} lacks {missing}"
+            assert int(res["cpus_per_task"]) >= 1 and int(res["runtime"]) >= 1, rule
+
+
+def test_slurm_dry_run_gives_gpus_exactly_to_the_model_rules():
+    for rule, resources in dry_run_jobs("workflow/profiles/slurm").items():
+        for res in resources:
+            assert (int(res.get("gpu", 0)) >= 1) == (rule in GPU_RULES), f"{rule}: gpu={res.get('gpu')}"
+
+
+def test_slurm_training_asks_one_gpu_per_accelerate_process():
+    processes = load_params(ROOT, overrides={"profile": "paper"})["train"]["processes"]
+    for res in dry_run_jobs("workflow/profiles/slurm")["train_variant"]:
+        assert int(res["gpu"]) == processes
+
+
+def test_slurm_threads_match_the_cpus_asked_for():
+    config = profile_config("slurm")
+    for rule, threads in config["set-threads"].items():
+        assert config["set-resources"][rule]["cpus_per_task"] == threads, rule
+
+
+def test_gpu_profile_queues_model_jobs_for_the_machines_gpu():
+    config = profile_config("gpu")
+    assert config["resources"]["gpu"] >= 1
+    jobs = dry_run_jobs("workflow/profiles/gpu")
+    for rule, resources in jobs.items():
+        for res in resources:
+            assert (int(res.get("gpu", 0)) >= 1) == (rule in GPU_RULES), f"{rule}: gpu={res.get('gpu')}"
+            assert int(res.get("gpu", 0)) <= config["resources"]["gpu"], f"{rule} could never start"
+
+
+# --- the local stand-in for a scheduler (cluster-generic executor) --------------------------------------
+
+
+def script(name: str, *args: str, cwd: Path) -> str:
+    proc = subprocess.run([str(LOCAL / name), *args], cwd=cwd, capture_output=True, text=True, check=True)
+    return proc.stdout.strip()
+
+
+def wait_for_end(job_id: str, cwd: Path, polls: int = 600) -> str:
+    """The job's status once it is no longer running (polled every 0.1 s, at most ``polls`` times)."""
+    for _ in range(polls):
+        status = script("status.sh", job_id, cwd=cwd)
+        if status != "running":
+            return status
+        time.sleep(0.1)
+    return "running"
+
+
+def job_script(folder: Path, body: str) -> str:
+    path = folder / "job.sh"
+    path.write_text(f"#!/bin/bash\n{body}\n")
+    return str(path)
+
+
+def test_local_submit_runs_the_job_script_and_reports_success(tmp_path):
+    job_id = script("submit.sh", "2", "1000", job_script(tmp_path, "echo done > out.txt"), cwd=tmp_path)
+    assert job_id and "\n" not in job_id
+    assert wait_for_end(job_id, tmp_path) == "success"
+    assert (tmp_path / "out.txt").read_text() == "done\n"
+
+
+def test_local_submit_reports_a_failing_job_as_failed(tmp_path):
+    job_id = script("submit.sh", "1", "1000", job_script(tmp_path, "exit 3"), cwd=tmp_path)
+    assert wait_for_end(job_id, tmp_path) == "failed"
+
+
+def test_local_status_of_an_unknown_job_is_failed(tmp_path):
+    assert script("status.sh", "local-unknown", cwd=tmp_path) == "failed"
+
+
+def test_local_cancel_stops_a_running_job(tmp_path):
+    job_id = script("submit.sh", "1", "1000", job_script(tmp_path, "sleep 60; touch late.txt"), cwd=tmp_path)
+    assert script("status.sh", job_id, cwd=tmp_path) == "running"
+    script("cancel.sh", job_id, cwd=tmp_path)
+    assert wait_for_end(job_id, tmp_path) == "failed"
+    assert not (tmp_path / "late.txt").exists()
+
+
+@pytest.mark.parametrize("name", ["submit.sh", "status.sh", "cancel.sh"])
+def test_local_profile_scripts_are_executable(name):
+    assert os.access(LOCAL / name, os.X_OK)
