@@ -67,10 +67,14 @@ def test_slurm_dry_run_gives_every_job_memory_runtime_and_cpus():
             assert int(res["cpus_per_task"]) >= 1 and int(res["runtime"]) >= 1, rule
 
 
+GPU_HINT = "a new model rule needs a gpu in workflow/profiles/{slurm,gpu}/config.yaml and in GPU_RULES here"
+
+
 def test_slurm_dry_run_gives_gpus_exactly_to_the_model_rules():
     for rule, resources in dry_run_jobs("workflow/profiles/slurm").items():
         for res in resources:
-            assert (int(res.get("gpu", 0)) >= 1) == (rule in GPU_RULES), f"{rule}: gpu={res.get('gpu')}"
+            has_gpu = int(res.get("gpu", 0)) >= 1
+            assert has_gpu == (rule in GPU_RULES), f"{rule}: gpu={res.get('gpu')} ({GPU_HINT})"
 
 
 def test_slurm_training_asks_one_gpu_per_accelerate_process():
@@ -91,7 +95,8 @@ def test_gpu_profile_queues_model_jobs_for_the_machines_gpu():
     jobs = dry_run_jobs("workflow/profiles/gpu")
     for rule, resources in jobs.items():
         for res in resources:
-            assert (int(res.get("gpu", 0)) >= 1) == (rule in GPU_RULES), f"{rule}: gpu={res.get('gpu')}"
+            has_gpu = int(res.get("gpu", 0)) >= 1
+            assert has_gpu == (rule in GPU_RULES), f"{rule}: gpu={res.get('gpu')} ({GPU_HINT})"
             assert int(res.get("gpu", 0)) <= config["resources"]["gpu"], f"{rule} could never start"
 
 

@@ -1,0 +1,279 @@
+"""GPU hours of the paper profile per stage, from per-item costs measured in a quick run and model FLOPs.
+
+    python benchmarks/estimate_gpu_hours.py --run .            # a folder where the quick profile has run
+    python benchmarks/estimate_gpu_hours.py --run . --peak-tflops 989 --bandwidth-gbs 3350   # H100 SXM
+
+Method. For every stage the quick run's benchmark file (logs/bench/<stage>/...tsv, wall seconds) and its
+outputs give items and seconds per item on this machine. An item's FLOPs are 2 * params * tokens for a
+forward pass and 6 * params * tokens for a training step (the usual rule; projector-only training with a
+frozen LM needs about 4: the LM's weight gradients are never computed, so training is an upper bound).
+Dividing the quick item's FLOPs by its measured seconds and by this CPU's measured matmul throughput gives
+the stage's efficiency here (what overheads, model loading and small batches cost). The paper item's FLOPs
+use the 7B models and the paper's token counts; GPU seconds are the larger of compute time at the assumed
+sustained throughput (default 40% of an A100's 312 TFLOP/s bf16 peak) and, for greedy decoding, the time
+to stream the weights once per decoding step of a batch (small decoding batches are bound by bandwidth).
+Paper item counts and token lengths are the assumptions in PAPER_STAGES (corpus sizes as published).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import gzip
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+# Parameter counts (published model cards / configs).
+PARAMS = {
+    "smollm2-135m": 135e6,
+    "whisper-base-encoder": 20e6,
+    "whisper-base": 74e6,
+    "qwen2.5-7b": 7.6e9,
+    "qwen2-audio-7b": 8.4e9,  # Whisper-large-v3-sized encoder (0.64B) + Qwen-7B LM (7.7B)
+    "whisper-large-v3-encoder": 0.64e9,
+    "whisper-large-v3-decoder": 0.91e9,
+}
+BF16_BYTES = 2
+
+
+@dataclass(frozen=True)
+class PaperStage:
+    """One stage at the paper scale: jobs x items, forward/training FLOPs per item, decoding steps."""
+
+    items: int  # items over all of the stage's jobs
+    params: float  # parameters the item's tokens pass through
+    tokens: float  # tokens per item through those parameters
+    flops_per_param_token: int = 2  # 2 forward, 6 training
+    extra_flops: float = 0.0  # per item, another model's share (e.g. the encoder)
+    decode_steps: float = 0.0  # generated tokens per item (greedy decoding)
+    batch: int = 1  # items decoded together
+    note: str = ""
+
+    def flops(self) -> float:
+        return self.flops_per_param_token * self.params * self.tokens + self.extra_flops
+
+
+# Paper sizes. LibriSpeech train-clean-100+360: 132,553 utterances, 460 h (12.5 s mean: 156 LM positions at
+# 12.5 Hz, 313 Qwen2-Audio tokens at 25 Hz, 625 Whisper frames at 50 Hz). LibriSQA test: the 2,620
+# test-clean passages (7.4 s mean). IEMOCAP Session 5, four classes: 1,241 utterances (4.5 s mean). Embedded
+# controls (paper overlay): 48 SQA + 80 paralinguistic test items. ALAS: 2 models x 4 corpora.
+LS_TRAIN, LS_AUDIO_POS, LS_WHISPER_FRAMES = 132_553, 156, 625
+ALAS_ITEMS = 2620 + 1241 + 48 + 80
+ALAS_AUDIO_TOKENS = 2 * 185  # Qwen2-Audio 25 Hz, mean 7.4 s; the composed model's 12.5 Hz is half
+PAPER_STAGES = {
+    "sift_targets": PaperStage(
+        items=6 * (LS_TRAIN + 512),  # six LLM-written modes (tsit_s is the transcript)
+        params=PARAMS["qwen2.5-7b"],
+        tokens=120 + 150,  # prompt (system, metadata, transcript) + mean answer under the 256 cap
+        decode_steps=150,
+        batch=64,  # sift.batch_size
+        note="6 modes x 133k utterances, greedy <= 256 tokens",
+    ),
+    "sift_features": PaperStage(
+        items=LS_TRAIN + 512,
+        params=PARAMS["whisper-large-v3-encoder"],
+        tokens=LS_WHISPER_FRAMES,
+        note="Whisper-large-v3 encoder, unpadded",
+    ),
+    "train_variant": PaperStage(
+        items=10 * 20000 * 32,  # variants x steps x batch (train.run, steps, batch_size)
+        params=PARAMS["qwen2.5-7b"],
+        tokens=LS_AUDIO_POS + 40 + 150,  # audio positions + prompt + target, <= 512
+        flops_per_param_token=6,
+        note="10 variants x 20k steps x 32, through the frozen 7B LM",
+    ),
+    "sift_eval": PaperStage(
+        items=12 * 48,  # trained variants + 2 untrained controls, embedded SQA test items
+        params=PARAMS["qwen2.5-7b"],
+        tokens=375 + 60 + 40,
+        decode_steps=40,
+        batch=8,
+        note="12 models x 48 spoken-QA items",
+    ),
+    "reference_align": PaperStage(
+        items=ALAS_ITEMS,
+        params=PARAMS["whisper-large-v3-decoder"],
+        tokens=5 * 30,  # beam 5 x ~30 text tokens
+        extra_flops=2 * PARAMS["whisper-large-v3-encoder"] * 1500,  # the pipeline pads to 30 s
+        decode_steps=30,
+        batch=1,
+        note="HF Whisper-large-v3, beam 5, word timestamps",
+    ),
+    "respond": PaperStage(
+        items=2 * ALAS_ITEMS * 2,  # models x utterances x (audio run, text run)
+        params=PARAMS["qwen2-audio-7b"],
+        tokens=ALAS_AUDIO_TOKENS / 2 + 40 + 40,
+        decode_steps=40,
+        batch=8,  # backends.batch_size
+        note="2 models x 4k utterances x 2 prompts, <= 40 tokens",
+    ),
+    "alas_score": PaperStage(
+        items=2 * ALAS_ITEMS * 2,
+        params=PARAMS["qwen2-audio-7b"],
+        tokens=ALAS_AUDIO_TOKENS / 2 + 40,
+        note="one prefill per run, every layer kept",
+    ),
+}
+
+# The quick run: which benchmark files time each stage, and the model a quick item passes through.
+QUICK_MODELS = {
+    "sift_targets": ("smollm2-135m", 2),
+    "sift_features": ("whisper-base-encoder", 2),
+    "train_variant": ("smollm2-135m", 6),
+    "sift_eval": ("smollm2-135m", 2),
+    "reference_align": ("whisper-base", 2),
+    "respond": ("smollm2-135m", 2),
+    "alas_score": ("smollm2-135m", 2),
+}
+BENCH_GLOBS = {
+    "sift_targets": "sift/targets/*.tsv",
+    "sift_features": "sift/features/*.tsv",
+    "train_variant": "train/*.tsv",
+    "sift_eval": "train/qa/*.tsv",
+    "reference_align": "reference/*/*.tsv",
+    "respond": "respond/*/*.tsv",
+    "alas_score": "alas/*/*.tsv",
+}
+
+
+def bench_seconds(path: Path) -> float:
+    """Wall seconds of a Snakemake benchmark file (the mean over its repeats)."""
+    with path.open() as f:
+        rows = list(csv.DictReader(f, delimiter="\t"))
+    return sum(float(r["s"]) for r in rows) / len(rows)
+
+
+def jsonl_lines(path: Path) -> list[dict]:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def quick_items_and_tokens(run: Path, stage: str, bench: Path) -> tuple[int, float]:
+    """Items one benchmarked job handled and the mean tokens per item, read from the job's outputs."""
+    name = bench.stem
+    if stage == "sift_targets":
+        rows = jsonl_lines(run / "data/sift/targets" / f"{name}.jsonl")
+        prompt = 80  # system + instruction + transcript, SmolLM2 tokens
+        return len(rows), prompt + sum(r["new_tokens"] for r in rows) / max(len(rows), 1)
+    if stage == "sift_features":
+        card = json.loads((run / "data/corpora" / name / "card.json").read_text())
+        return card["utterances"], 50 * 3600 * card["hours"] / card["utterances"]  # 50 Hz frames
+    if stage == "train_variant":
+        params = json.loads((run / "results/train" / name / "metrics.json").read_text())
+        steps = params.get("steps", 12)
+        return steps * 4, 60 + 40 + 32  # quick batch 4; audio positions + prompt + target
+    if stage == "sift_eval":
+        return 6, 100 + 60 + 40
+    if stage == "reference_align":
+        corpus = name
+        rows = jsonl_lines(run / "data/reference" / bench.parent.name / f"{corpus}.jsonl.gz")
+        return len(rows), 1500 + 30
+    if stage in ("respond", "alas_score"):
+        import pandas as pd
+
+        rows = len(pd.read_parquet(run / "results/responses" / bench.parent.name / f"{name}.parquet"))
+        if stage == "alas_score":
+            return 2 * rows, 120 + 40
+        return 2 * rows, 120 + 40 + 40
+    raise ValueError(stage)
+
+
+def cpu_matmul_flops(size: int = 1024, repeats: int = 5) -> float:
+    """This machine's sustained fp32 matmul throughput (FLOP/s), the best of a few runs."""
+    import torch
+
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    a @ b  # warm-up
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - started)
+    return 2 * size**3 / best
+
+
+def quick_costs(run: Path) -> dict[str, dict]:
+    """Per stage: items, seconds per item and FLOPs per item of the quick run found under ``run``."""
+    costs = {}
+    for stage, pattern in BENCH_GLOBS.items():
+        items = seconds = flops = 0.0
+        for bench in sorted((run / "logs/bench").glob(pattern)):
+            if stage == "reference_align" and bench.parent.name != "whisper-timestamped":
+                continue  # the Whisper aligner ALAS reads; the other aligners are the accuracy comparison
+            try:
+                n, tokens = quick_items_and_tokens(run, stage, bench)
+            except FileNotFoundError:
+                continue
+            model, factor = QUICK_MODELS[stage]
+            items, seconds = items + n, seconds + bench_seconds(bench)
+            flops += n * factor * PARAMS[model] * tokens
+        if items:
+            costs[stage] = {
+                "items": int(items),
+                "s_per_item": seconds / items,
+                "flops_per_item": flops / items,
+            }
+    return costs
+
+
+def gpu_seconds(stage: PaperStage, sustained_flops: float, bandwidth: float) -> float:
+    """Seconds on one GPU: compute at the sustained rate, or streaming the bf16 weights once per decoding
+    step of a batch, whichever is longer.
+
+    >>> gpu_seconds(PaperStage(items=1, params=1e9, tokens=1000), 1e12, 1e12)  # 2e12 FLOP at 1e12 FLOP/s
+    2.0
+    >>> gpu_seconds(PaperStage(items=1, params=1e9, tokens=1, decode_steps=100), 1e12, 1e12)  # 100 x 2 GB
+    0.2
+    """
+    compute = stage.items * stage.flops() / sustained_flops
+    decode = stage.items / stage.batch * stage.decode_steps * stage.params * BF16_BYTES / bandwidth
+    return max(compute, decode)
+
+
+def table(run: Path, peak_tflops: float, utilisation: float, bandwidth_gbs: float) -> str:
+    cpu = cpu_matmul_flops()
+    quick = quick_costs(run)
+    sustained = peak_tflops * 1e12 * utilisation
+    lines = [
+        f"CPU matmul throughput here: {cpu / 1e9:.0f} GFLOP/s (fp32). GPU: {utilisation:.0%} of "
+        f"{peak_tflops:.0f} TFLOP/s = {sustained / 1e12:.0f} TFLOP/s sustained, {bandwidth_gbs:.0f} GB/s.",
+        "",
+        "| stage | quick items | quick s/item (2 CPU) | quick GFLOP/item | CPU efficiency | paper items |"
+        " paper TFLOP/item | GPU hours | paper work |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    total = 0.0
+    for name, stage in PAPER_STAGES.items():
+        q = quick.get(name)
+        hours = gpu_seconds(stage, sustained, bandwidth_gbs * 1e9) / 3600
+        total += hours
+        measured = (
+            f"{q['items']} | {q['s_per_item']:.2f} | {q['flops_per_item'] / 1e9:.1f} | "
+            f"{q['flops_per_item'] / q['s_per_item'] / cpu:.1%}"
+            if q
+            else "- | - | - | -"
+        )
+        lines.append(
+            f"| {name} | {measured} | {stage.items:,} | {stage.flops() / 1e12:.2f} | {hours:,.1f} "
+            f"| {stage.note} |"
+        )
+    lines.append(f"| **total** | | | | | | | **{total:,.0f}** | |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    formatter = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=formatter)
+    parser.add_argument("--run", type=Path, default=Path("."), help="folder of a finished quick run")
+    parser.add_argument("--peak-tflops", type=float, default=312.0, help="GPU bf16 dense peak (A100: 312)")
+    parser.add_argument("--utilisation", type=float, default=0.4, help="sustained share of the peak")
+    parser.add_argument("--bandwidth-gbs", type=float, default=2039.0, help="GPU memory bandwidth (A100)")
+    args = parser.parse_args()
+    print(table(args.run, args.peak_tflops, args.utilisation, args.bandwidth_gbs))
+
+
+if __name__ == "__main__":
+    main()
