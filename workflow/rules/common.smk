@@ -71,12 +71,7 @@ def backend_model_folders(wildcards):
 
 def alas_outputs():
     """ALAS tables and summaries of every (model, corpus) of params ``alas``."""
-    return expand(
-        "results/alas/{model}/{corpus}.{ext}",
-        model=config["alas"]["models"],
-        corpus=config["alas"]["corpora"],
-        ext=["parquet", "json"],
-    )
+    return alas_files(["parquet", "json"])
 
 
 WHISPER_ALIGNERS = ("whisper-timestamped", "hf-whisper", "faster-whisper")
@@ -193,12 +188,40 @@ def real_corpus_folders():
     return expand("data/corpora/{corpus}", corpus=named)
 
 
+def json_list(paths):
+    """Shell-quoted JSON list, for a notebook parameter."""
+    return shlex.quote(json.dumps(list(paths)))
+
+
+def alas_files(ext):
+    """results/alas/{model}/{corpus}.{ext} for every (model, corpus) of params ``alas``."""
+    return expand("results/alas/{model}/{corpus}.{ext}", model=config["alas"]["models"],
+                  corpus=config["alas"]["corpora"], ext=ext)
+
+
+def response_files():
+    return expand("results/responses/{model}/{corpus}.parquet", model=config["alas"]["models"],
+                  corpus=config["alas"]["corpora"])
+
+
+ALAS_TABLES = ["by_layer", "response_agreement", "emotion_accuracy"]
+
+
+def alas_figures():
+    heatmaps = expand("results/figures/alas_heatmaps_{model}_{corpus}", model=config["alas"]["models"],
+                      corpus=config["alas"]["corpora"])
+    return expand("{stem}.{ext}", stem=["results/figures/alas_by_layer", *heatmaps], ext=["png", "pdf"])
+
+
 def report_outputs():
     """Executed notebooks, tables and figures of the report stage."""
     return [
         "results/notebooks/corpora.ipynb",
         *expand("results/tables/corpora.{ext}", ext=["csv", "md"]),
         *expand("results/figures/corpora_durations.{ext}", ext=["png", "pdf"]),
+        "results/notebooks/alas.ipynb",
+        *expand("results/tables/alas_{name}.{ext}", name=ALAS_TABLES, ext=["csv", "md"]),
+        *alas_figures(),
     ]
 
 

@@ -13,7 +13,7 @@ rule report_corpora:
     log:
         "logs/report/corpora.log",
     params:
-        corpora=shlex.quote(json.dumps(embedded_corpus_folders())),
+        corpora=json_list(embedded_corpus_folders()),
     shell:
         "speechalign report --notebook {input.notebook} --out {output.notebook} -p corpora {params.corpora} "
         "-p tables results/tables -p figures results/figures -p profile {config[profile]} 2> {log}"
@@ -22,3 +22,25 @@ rule report_corpora:
 rule report:
     input:
         report_outputs(),
+
+
+rule report_alas:
+    input:
+        notebook="notebooks/alas.ipynb",
+        summaries=alas_files("json"),
+        examples=alas_files("examples.npz"),
+        responses=response_files(),
+    output:
+        notebook="results/notebooks/alas.ipynb",
+        tables=expand("results/tables/alas_{name}.{ext}", name=ALAS_TABLES, ext=["csv", "md"]),
+        figures=alas_figures(),
+    log:
+        "logs/report/alas.log",
+    params:
+        summaries=json_list(alas_files("json")),
+        examples=json_list(alas_files("examples.npz")),
+        responses=json_list(response_files()),
+    shell:
+        "speechalign report --notebook {input.notebook} --out {output.notebook} -p summaries {params.summaries} "
+        "-p examples {params.examples} -p responses {params.responses} -p corpora_dir data/corpora "
+        "-p tables results/tables -p figures results/figures -p profile {config[profile]} 2> {log}"
