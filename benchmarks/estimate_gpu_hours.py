@@ -3,11 +3,11 @@
     python benchmarks/estimate_gpu_hours.py --run .            # a folder where the quick profile has run
     python benchmarks/estimate_gpu_hours.py --run . --peak-tflops 989 --bandwidth-gbs 3350   # H100 SXM
 
-Method. For every stage the quick run's benchmark file (logs/bench/<stage>/...tsv, wall seconds) and its
-outputs give items and seconds per item on this machine. An item's FLOPs are 2 * params * tokens for a
+Method. For every stage the quick run's benchmark files (logs/bench/<stage>/...tsv, CPU seconds) and its
+outputs give items and CPU seconds per item on this machine. An item's FLOPs are 2 * params * tokens for a
 forward pass and 6 * params * tokens for a training step (the usual rule; projector-only training with a
 frozen LM needs about 4: the LM's weight gradients are never computed, so training is an upper bound).
-Dividing the quick item's FLOPs by its measured seconds and by this CPU's measured matmul throughput gives
+Dividing the quick item's FLOPs by its CPU seconds and by one core's measured matmul throughput gives
 the stage's efficiency here (what overheads, model loading and small batches cost). The paper item's FLOPs
 use the 7B models and the paper's token counts; GPU seconds are the larger of compute time at the assumed
 sustained throughput (default 40% of an A100's 312 TFLOP/s bf16 peak) and, for greedy decoding, the time
@@ -138,11 +138,12 @@ BENCH_GLOBS = {
 }
 
 
-def bench_seconds(path: Path) -> float:
-    """Wall seconds of a Snakemake benchmark file (the mean over its repeats)."""
+def bench_cpu_seconds(path: Path) -> float:
+    """CPU seconds of a Snakemake benchmark file (mean over its repeats): unlike wall time, it barely moves
+    when other work shares the machine's cores."""
     with path.open() as f:
         rows = list(csv.DictReader(f, delimiter="\t"))
-    return sum(float(r["s"]) for r in rows) / len(rows)
+    return sum(float(r["cpu_time"]) for r in rows) / len(rows)
 
 
 def jsonl_lines(path: Path) -> list[dict]:
@@ -182,9 +183,10 @@ def quick_items_and_tokens(run: Path, stage: str, bench: Path) -> tuple[int, flo
 
 
 def cpu_matmul_flops(size: int = 1024, repeats: int = 5) -> float:
-    """This machine's sustained fp32 matmul throughput (FLOP/s), the best of a few runs."""
+    """One core's sustained fp32 matmul throughput (FLOP/s), the best of a few runs."""
     import torch
 
+    torch.set_num_threads(1)
     a, b = torch.randn(size, size), torch.randn(size, size)
     a @ b  # warm-up
     best = float("inf")
@@ -196,7 +198,7 @@ def cpu_matmul_flops(size: int = 1024, repeats: int = 5) -> float:
 
 
 def quick_costs(run: Path) -> dict[str, dict]:
-    """Per stage: items, seconds per item and FLOPs per item of the quick run found under ``run``."""
+    """Per stage: items, CPU seconds per item and FLOPs per item of the quick run found under ``run``."""
     costs = {}
     for stage, pattern in BENCH_GLOBS.items():
         items = seconds = flops = 0.0
@@ -208,7 +210,7 @@ def quick_costs(run: Path) -> dict[str, dict]:
             except FileNotFoundError:
                 continue
             model, factor = QUICK_MODELS[stage]
-            items, seconds = items + n, seconds + bench_seconds(bench)
+            items, seconds = items + n, seconds + bench_cpu_seconds(bench)
             flops += n * factor * PARAMS[model] * tokens
         if items:
             costs[stage] = {
@@ -238,10 +240,10 @@ def table(run: Path, peak_tflops: float, utilisation: float, bandwidth_gbs: floa
     quick = quick_costs(run)
     sustained = peak_tflops * 1e12 * utilisation
     lines = [
-        f"CPU matmul throughput here: {cpu / 1e9:.0f} GFLOP/s (fp32). GPU: {utilisation:.0%} of "
+        f"CPU matmul throughput here: {cpu / 1e9:.0f} GFLOP/s per core (fp32). GPU: {utilisation:.0%} of "
         f"{peak_tflops:.0f} TFLOP/s = {sustained / 1e12:.0f} TFLOP/s sustained, {bandwidth_gbs:.0f} GB/s.",
         "",
-        "| stage | quick items | quick s/item (2 CPU) | quick GFLOP/item | CPU efficiency | paper items |"
+        "| stage | quick items | quick CPU s/item | quick GFLOP/item | CPU efficiency | paper items |"
         " paper TFLOP/item | GPU hours | paper work |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
