@@ -29,6 +29,7 @@ STAGES: dict[str, str] = {
     "models": "speechalign.models.cli",
     "respond": "speechalign.respond.cli",
     "alas": "speechalign.scoring.cli",
+    "validity": "speechalign.validity.cli",
     "reference": "speechalign.reference.cli",
     "sift-targets": "speechalign.sift.cli_targets",
     "sift-probe": "speechalign.sift.cli_probe",

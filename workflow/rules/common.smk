@@ -74,6 +74,19 @@ def alas_outputs():
     return alas_files(["parquet", "json"])
 
 
+
+def validity_outputs():
+    """Controls, separation and summary of every (model, corpus) of params ``validity``, with the notebook's
+    controls table and sensitivity figure."""
+    names = ["parquet", "separation.csv", "json", "ipynb", "controls.csv", "controls.md"]
+    names += ["sensitivity.png", "sensitivity.pdf"]
+    return expand(
+        "results/validity/{model}/{corpus}.{name}",
+        model=config["validity"]["models"],
+        corpus=config["validity"]["corpora"],
+        name=names,
+    )
+
 WHISPER_ALIGNERS = ("whisper-timestamped", "hf-whisper", "faster-whisper")
 
 
@@ -227,4 +240,4 @@ def report_outputs():
 
 def all_outputs():
     """Every final output of the active profile: what `rule all` builds."""
-    return provisioned_models() + ["data/raw/corpora.json"] + alas_outputs() + reference_outputs() + sift_outputs() + train_outputs() + report_outputs()
+    return provisioned_models() + ["data/raw/corpora.json"] + alas_outputs() + validity_outputs() + reference_outputs() + sift_outputs() + train_outputs() + report_outputs()
