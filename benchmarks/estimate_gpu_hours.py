@@ -3,15 +3,15 @@
     python benchmarks/estimate_gpu_hours.py --run .            # a folder where the quick profile has run
     python benchmarks/estimate_gpu_hours.py --run . --peak-tflops 989 --bandwidth-gbs 3350   # H100 SXM
 
-Method. For every stage the quick run's benchmark files (logs/bench/<stage>/...tsv, CPU seconds) and its
-outputs give items and CPU seconds per item on this machine. An item's FLOPs are 2 * params * tokens for a
+Method. For every stage the quick run's benchmark files (logs/bench/<stage>/...tsv) and its outputs give
+items, and wall and CPU seconds per item on this machine. An item's FLOPs are 2 * params * tokens for a
 forward pass and 6 * params * tokens for a training step (the usual rule; projector-only training with a
 frozen LM needs about 4: the LM's weight gradients are never computed, so training is an upper bound).
-Dividing the quick item's FLOPs by its CPU seconds and by one core's measured matmul throughput gives
-the stage's efficiency here (what overheads, model loading and small batches cost). The paper item's FLOPs
-use the 7B models and the paper's token counts; GPU seconds are the larger of compute time at the assumed
-sustained throughput (default 40% of an A100's 312 TFLOP/s bf16 peak) and, for greedy decoding, the time
-to stream the weights once per decoding step of a batch (small decoding batches are bound by bandwidth).
+The quick item's FLOPs per CPU second, next to one core's measured matmul throughput, show how close these
+small CPU jobs come to matmul speed (model loading and small batches cost the rest). The paper item's
+FLOPs use the 7B models and the paper's token counts; GPU seconds are the larger of the compute time at the
+assumed sustained throughput (default 40% of an A100's 312 TFLOP/s bf16 peak) and, for greedy decoding,
+the time to stream the weights once per decoding step of a batch (small batches are bandwidth-bound).
 Paper item counts and token lengths are the assumptions in PAPER_STAGES (corpus sizes as published).
 """
 
@@ -138,12 +138,13 @@ BENCH_GLOBS = {
 }
 
 
-def bench_cpu_seconds(path: Path) -> float:
-    """CPU seconds of a Snakemake benchmark file (mean over its repeats): unlike wall time, it barely moves
-    when other work shares the machine's cores."""
+def bench_seconds(path: Path) -> tuple[float, float]:
+    """Wall and CPU seconds of a Snakemake benchmark file (means over its repeats). CPU time barely moves
+    when other work shares the cores, but Snakemake samples it (each second for 30 s, then every 30 s), so
+    a long job's last seconds can go uncounted."""
     with path.open() as f:
         rows = list(csv.DictReader(f, delimiter="\t"))
-    return sum(float(r["cpu_time"]) for r in rows) / len(rows)
+    return tuple(sum(float(r[k]) for r in rows) / len(rows) for k in ("s", "cpu_time"))
 
 
 def jsonl_lines(path: Path) -> list[dict]:
@@ -152,13 +153,18 @@ def jsonl_lines(path: Path) -> list[dict]:
         return [json.loads(line) for line in f if line.strip()]
 
 
+def prompt_tokens(target: dict) -> float:
+    """Tokens of the prompt a target's writer read: about 4 characters a token, plus the chat template's."""
+    text = target["system"] + target["writer_input"] + (target["instruction"] or "")
+    return len(text) / 4 + 15
+
+
 def quick_items_and_tokens(run: Path, stage: str, bench: Path) -> tuple[int, float]:
     """Items one benchmarked job handled and the mean tokens per item, read from the job's outputs."""
     name = bench.stem
     if stage == "sift_targets":
         rows = jsonl_lines(run / "data/sift/targets" / f"{name}.jsonl")
-        prompt = 80  # system + instruction + transcript, SmolLM2 tokens
-        return len(rows), prompt + sum(r["new_tokens"] for r in rows) / max(len(rows), 1)
+        return len(rows), sum(prompt_tokens(r) + r["new_tokens"] for r in rows) / max(len(rows), 1)
     if stage == "sift_features":
         card = json.loads((run / "data/corpora" / name / "card.json").read_text())
         return card["utterances"], 50 * 3600 * card["hours"] / card["utterances"]  # 50 Hz frames
@@ -198,24 +204,28 @@ def cpu_matmul_flops(size: int = 1024, repeats: int = 5) -> float:
 
 
 def quick_costs(run: Path) -> dict[str, dict]:
-    """Per stage: items, CPU seconds per item and FLOPs per item of the quick run found under ``run``."""
+    """Per stage: items, wall and CPU seconds per item and FLOPs per item of the quick run under ``run``."""
     costs = {}
     for stage, pattern in BENCH_GLOBS.items():
-        items = seconds = flops = 0.0
+        items = wall = cpu = flops = 0.0
         for bench in sorted((run / "logs/bench").glob(pattern)):
             if stage == "reference_align" and bench.parent.name != "whisper-timestamped":
                 continue  # the Whisper aligner ALAS reads; the other aligners are the accuracy comparison
+            if stage == "sift_targets" and bench.stem == "tsit_s":
+                continue  # its targets are the transcripts: no LLM runs
             try:
                 n, tokens = quick_items_and_tokens(run, stage, bench)
             except FileNotFoundError:
                 continue
             model, factor = QUICK_MODELS[stage]
-            items, seconds = items + n, seconds + bench_cpu_seconds(bench)
+            job_wall, job_cpu = bench_seconds(bench)
+            items, wall, cpu = items + n, wall + job_wall, cpu + job_cpu
             flops += n * factor * PARAMS[model] * tokens
         if items:
             costs[stage] = {
                 "items": int(items),
-                "s_per_item": seconds / items,
+                "wall_per_item": wall / items,
+                "cpu_per_item": cpu / items,
                 "flops_per_item": flops / items,
             }
     return costs
@@ -243,9 +253,9 @@ def table(run: Path, peak_tflops: float, utilisation: float, bandwidth_gbs: floa
         f"CPU matmul throughput here: {cpu / 1e9:.0f} GFLOP/s per core (fp32). GPU: {utilisation:.0%} of "
         f"{peak_tflops:.0f} TFLOP/s = {sustained / 1e12:.0f} TFLOP/s sustained, {bandwidth_gbs:.0f} GB/s.",
         "",
-        "| stage | quick items | quick CPU s/item | quick GFLOP/item | CPU efficiency | paper items |"
+        "| stage | quick items | wall s/item | CPU s/item | GFLOP/item | GFLOP per CPU-s | paper items |"
         " paper TFLOP/item | GPU hours | paper work |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     total = 0.0
     for name, stage in PAPER_STAGES.items():
@@ -253,16 +263,16 @@ def table(run: Path, peak_tflops: float, utilisation: float, bandwidth_gbs: floa
         hours = gpu_seconds(stage, sustained, bandwidth_gbs * 1e9) / 3600
         total += hours
         measured = (
-            f"{q['items']} | {q['s_per_item']:.2f} | {q['flops_per_item'] / 1e9:.1f} | "
-            f"{q['flops_per_item'] / q['s_per_item'] / cpu:.1%}"
+            f"{q['items']} | {q['wall_per_item']:.2f} | {q['cpu_per_item']:.2f} | "
+            f"{q['flops_per_item'] / 1e9:.1f} | {q['flops_per_item'] / q['cpu_per_item'] / 1e9:.1f}"
             if q
-            else "- | - | - | -"
+            else "- | - | - | - | -"
         )
         lines.append(
             f"| {name} | {measured} | {stage.items:,} | {stage.flops() / 1e12:.2f} | {hours:,.1f} "
             f"| {stage.note} |"
         )
-    lines.append(f"| **total** | | | | | | | **{total:,.0f}** | |")
+    lines.append(f"| **total** | | | | | | | | **{total:,.0f}** | |")
     return "\n".join(lines)
 
 
