@@ -25,6 +25,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from speechalign.config import load_params
+
 # Parameter counts (published model cards / configs).
 PARAMS = {
     "smollm2-135m": 135e6,
@@ -117,16 +119,7 @@ PAPER_STAGES = {
     ),
 }
 
-# The quick run: which benchmark files time each stage, and the model a quick item passes through.
-QUICK_MODELS = {
-    "sift_targets": ("smollm2-135m", 2),
-    "sift_features": ("whisper-base-encoder", 2),
-    "train_variant": ("smollm2-135m", 6),
-    "sift_eval": ("smollm2-135m", 2),
-    "reference_align": ("whisper-base", 2),
-    "respond": ("smollm2-135m", 2),
-    "alas_score": ("smollm2-135m", 2),
-}
+# The quick run: the benchmark files that time each stage.
 BENCH_GLOBS = {
     "sift_targets": "sift/targets/*.tsv",
     "sift_features": "sift/features/*.tsv",
@@ -159,32 +152,49 @@ def prompt_tokens(target: dict) -> float:
     return len(text) / 4 + 15
 
 
-def quick_items_and_tokens(run: Path, stage: str, bench: Path) -> tuple[int, float]:
-    """Items one benchmarked job handled and the mean tokens per item, read from the job's outputs."""
-    name = bench.stem
+def corpus_stats(run: Path, corpus: str) -> tuple[int, float, float]:
+    """Utterances, mean seconds and mean words per utterance of a corpus's card."""
+    card = json.loads((run / "data/corpora" / corpus / "card.json").read_text())
+    n = card["utterances"]
+    return n, 3600 * card["hours"] / n, card["words"] / n
+
+
+def quick_items_and_flops(run: Path, stage: str, bench: Path, quick: dict) -> tuple[int, float]:
+    """Items one benchmarked job of the quick run handled and the model FLOPs per item, from its outputs.
+    Audio: 50 Whisper frames a second, 12.5 LM positions (stack 4); text: 1.3 tokens a word."""
+    name, llm = bench.stem, PARAMS["smollm2-135m"]
     if stage == "sift_targets":
         rows = jsonl_lines(run / "data/sift/targets" / f"{name}.jsonl")
-        return len(rows), sum(prompt_tokens(r) + r["new_tokens"] for r in rows) / max(len(rows), 1)
+        tokens = sum(prompt_tokens(r) + r["new_tokens"] for r in rows) / max(len(rows), 1)
+        return len(rows), 2 * llm * tokens
     if stage == "sift_features":
-        card = json.loads((run / "data/corpora" / name / "card.json").read_text())
-        return card["utterances"], 50 * 3600 * card["hours"] / card["utterances"]  # 50 Hz frames
+        n, seconds, _ = corpus_stats(run, name)
+        return n, 2 * PARAMS["whisper-base-encoder"] * 50 * seconds
     if stage == "train_variant":
-        params = json.loads((run / "results/train" / name / "metrics.json").read_text())
-        steps = params.get("steps", 12)
-        return steps * 4, 60 + 40 + 32  # quick batch 4; audio positions + prompt + target
+        json.loads((run / "results/train" / name / "metrics.json").read_text())  # the job finished
+        _, seconds, _ = corpus_stats(run, quick["sift"]["corpus"])
+        tokens = 12.5 * seconds + 40 + quick["sift"]["max_new_tokens"]  # audio + prompt + target (at most)
+        return quick["train"]["steps"] * quick["train"]["batch_size"], 6 * llm * tokens
     if stage == "sift_eval":
-        return 6, 100 + 60 + 40
+        json.loads((run / "results/train/qa" / f"{name}.json").read_text())
+        _, seconds, _ = corpus_stats(run, "sqa")
+        return quick["train"]["qa_items"], 2 * llm * (
+            12.5 * seconds + 60 + quick["backends"]["max_new_tokens"]
+        )
     if stage == "reference_align":
-        corpus = name
-        rows = jsonl_lines(run / "data/reference" / bench.parent.name / f"{corpus}.jsonl.gz")
-        return len(rows), 1500 + 30
+        rows = jsonl_lines(run / "data/reference" / bench.parent.name / f"{name}.jsonl.gz")
+        _, _, words = corpus_stats(run, name)
+        encoder = 2 * PARAMS["whisper-base-encoder"] * 1500  # padded to 30 s
+        decoder = 2 * (PARAMS["whisper-base"] - PARAMS["whisper-base-encoder"]) * 1.3 * words
+        return len(rows), encoder + decoder
     if stage in ("respond", "alas_score"):
         import pandas as pd
 
-        rows = len(pd.read_parquet(run / "results/responses" / bench.parent.name / f"{name}.parquet"))
-        if stage == "alas_score":
-            return 2 * rows, 120 + 40
-        return 2 * rows, 120 + 40 + 40
+        pairs = len(pd.read_parquet(run / "results/responses" / bench.parent.name / f"{name}.parquet"))
+        _, seconds, words = corpus_stats(run, name)
+        answer = quick["backends"]["max_new_tokens"] if stage == "respond" else 0
+        tokens = (12.5 * seconds + 1.3 * words) / 2 + 40 + answer  # mean of the audio and the text run
+        return 2 * pairs, 2 * llm * tokens
     raise ValueError(stage)
 
 
@@ -203,7 +213,7 @@ def cpu_matmul_flops(size: int = 1024, repeats: int = 5) -> float:
     return 2 * size**3 / best
 
 
-def quick_costs(run: Path) -> dict[str, dict]:
+def quick_costs(run: Path, quick: dict) -> dict[str, dict]:
     """Per stage: items, wall and CPU seconds per item and FLOPs per item of the quick run under ``run``."""
     costs = {}
     for stage, pattern in BENCH_GLOBS.items():
@@ -214,13 +224,12 @@ def quick_costs(run: Path) -> dict[str, dict]:
             if stage == "sift_targets" and bench.stem == "tsit_s":
                 continue  # its targets are the transcripts: no LLM runs
             try:
-                n, tokens = quick_items_and_tokens(run, stage, bench)
+                n, item_flops = quick_items_and_flops(run, stage, bench, quick)
             except FileNotFoundError:
-                continue
-            model, factor = QUICK_MODELS[stage]
+                continue  # the job has not finished
             job_wall, job_cpu = bench_seconds(bench)
             items, wall, cpu = items + n, wall + job_wall, cpu + job_cpu
-            flops += n * factor * PARAMS[model] * tokens
+            flops += n * item_flops
         if items:
             costs[stage] = {
                 "items": int(items),
@@ -245,9 +254,9 @@ def gpu_seconds(stage: PaperStage, sustained_flops: float, bandwidth: float) -> 
     return max(compute, decode)
 
 
-def table(run: Path, peak_tflops: float, utilisation: float, bandwidth_gbs: float) -> str:
+def table(run: Path, profile: str, peak_tflops: float, utilisation: float, bandwidth_gbs: float) -> str:
     cpu = cpu_matmul_flops()
-    quick = quick_costs(run)
+    measured = quick_costs(run, load_params(run, overrides={"profile": profile}))
     sustained = peak_tflops * 1e12 * utilisation
     lines = [
         f"CPU matmul throughput here: {cpu / 1e9:.0f} GFLOP/s per core (fp32). GPU: {utilisation:.0%} of "
@@ -259,17 +268,17 @@ def table(run: Path, peak_tflops: float, utilisation: float, bandwidth_gbs: floa
     ]
     total = 0.0
     for name, stage in PAPER_STAGES.items():
-        q = quick.get(name)
+        q = measured.get(name)
         hours = gpu_seconds(stage, sustained, bandwidth_gbs * 1e9) / 3600
         total += hours
-        measured = (
+        quick_cells = (
             f"{q['items']} | {q['wall_per_item']:.2f} | {q['cpu_per_item']:.2f} | "
             f"{q['flops_per_item'] / 1e9:.1f} | {q['flops_per_item'] / q['cpu_per_item'] / 1e9:.1f}"
             if q
             else "- | - | - | - | -"
         )
         lines.append(
-            f"| {name} | {measured} | {stage.items:,} | {stage.flops() / 1e12:.2f} | {hours:,.1f} "
+            f"| {name} | {quick_cells} | {stage.items:,} | {stage.flops() / 1e12:.2f} | {hours:,.1f} "
             f"| {stage.note} |"
         )
     lines.append(f"| **total** | | | | | | | | **{total:,.0f}** | |")
@@ -280,11 +289,12 @@ def main() -> None:
     formatter = argparse.RawDescriptionHelpFormatter
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=formatter)
     parser.add_argument("--run", type=Path, default=Path("."), help="folder of a finished quick run")
+    parser.add_argument("--profile", default="quick", help="the params profile the measured run used")
     parser.add_argument("--peak-tflops", type=float, default=312.0, help="GPU bf16 dense peak (A100: 312)")
     parser.add_argument("--utilisation", type=float, default=0.4, help="sustained share of the peak")
     parser.add_argument("--bandwidth-gbs", type=float, default=2039.0, help="GPU memory bandwidth (A100)")
     args = parser.parse_args()
-    print(table(args.run, args.peak_tflops, args.utilisation, args.bandwidth_gbs))
+    print(table(args.run, args.profile, args.peak_tflops, args.utilisation, args.bandwidth_gbs))
 
 
 if __name__ == "__main__":
