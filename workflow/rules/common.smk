@@ -226,6 +226,18 @@ def alas_figures():
     return expand("{stem}.{ext}", stem=["results/figures/alas_by_layer", *heatmaps], ext=["png", "pdf"])
 
 
+SIFT_TABLES = ["target_statistics", "target_examples", "spoken_qa"]
+
+
+def sift_target_files():
+    return expand("data/sift/targets/{mode}.jsonl", mode=config["sift"]["modes"])
+
+
+def sift_qa_files():
+    """Spoken-QA scores of every trained variant and of the untrained controls."""
+    return expand("results/train/qa/{variant}.json", variant=config["train"]["run"]) + untrained_controls()
+
+
 def report_outputs():
     """Executed notebooks, tables and figures of the report stage."""
     return [
@@ -235,6 +247,9 @@ def report_outputs():
         "results/notebooks/alas.ipynb",
         *expand("results/tables/alas_{name}.{ext}", name=ALAS_TABLES, ext=["csv", "md"]),
         *alas_figures(),
+        "results/notebooks/sift.ipynb",
+        *expand("results/tables/sift_{name}.{ext}", name=SIFT_TABLES, ext=["csv", "md"]),
+        *expand("results/figures/sift_training_curves.{ext}", ext=["png", "pdf"]),
     ]
 
 

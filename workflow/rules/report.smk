@@ -44,3 +44,25 @@ rule report_alas:
         "speechalign report --notebook {input.notebook} --out {output.notebook} -p summaries {params.summaries} "
         "-p examples {params.examples} -p responses {params.responses} -p corpora_dir data/corpora "
         "-p tables results/tables -p figures results/figures -p profile {config[profile]} 2> {log}"
+
+
+rule report_sift:
+    input:
+        notebook="notebooks/sift.ipynb",
+        targets=sift_target_files(),
+        curves=expand("results/train/{variant}/curve.tsv", variant=config["train"]["run"]),
+        qa=sift_qa_files(),
+    output:
+        notebook="results/notebooks/sift.ipynb",
+        tables=expand("results/tables/sift_{name}.{ext}", name=SIFT_TABLES, ext=["csv", "md"]),
+        figures=expand("results/figures/sift_training_curves.{ext}", ext=["png", "pdf"]),
+    log:
+        "logs/report/sift.log",
+    params:
+        targets=json_list(sift_target_files()),
+        curves=json_list(expand("results/train/{variant}", variant=config["train"]["run"])),
+        qa=json_list(sift_qa_files()),
+    shell:
+        "speechalign report --notebook {input.notebook} --out {output.notebook} -p targets {params.targets} "
+        "-p curves {params.curves} -p qa {params.qa} "
+        "-p tables results/tables -p figures results/figures -p profile {config[profile]} 2> {log}"

@@ -1,0 +1,75 @@
+"""SIFT report: the generated targets per mode (AZEROS Figures 2-4 show examples), training curves, and
+the spoken-QA comparison of trained variants with the untrained projector and the text-run upper bound."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import pandas as pd
+from matplotlib.figure import Figure
+
+
+def read_targets(files: Sequence[str | os.PathLike]) -> pd.DataFrame:
+    """Every target record of the given ``data/sift/targets/<mode>.jsonl`` files, one row each."""
+    frames = [pd.read_json(path, lines=True) for path in files]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def target_statistics(targets: pd.DataFrame) -> pd.DataFrame:
+    """Per mode: items, mean generated tokens, and the share cut by max_new_tokens (truncation marker)."""
+    stats = targets.groupby("mode", sort=True).agg(
+        items=("id", "size"), mean_new_tokens=("new_tokens", "mean"), truncated_share=("truncated", "mean")
+    )
+    return stats.reset_index()
+
+
+def target_examples(targets: pd.DataFrame, per_mode: int = 2) -> pd.DataFrame:
+    """The first ``per_mode`` training items of every mode (by id, so every run shows the same ones), with
+    what the writer LLM saw and what it wrote."""
+    train = targets[targets["split"] == "train"].sort_values(["mode", "id"])
+    examples = train.groupby("mode", sort=True).head(per_mode)
+    return examples[["mode", "id", "system", "instruction", "writer_input", "target", "truncated"]]
+
+
+def read_curves(folders: Sequence[str | os.PathLike]) -> pd.DataFrame:
+    """``results/train/<variant>/curve.tsv`` of every variant, with a ``variant`` column."""
+    return pd.concat(
+        [pd.read_csv(Path(f) / "curve.tsv", sep="\t").assign(variant=Path(f).name) for f in folders],
+        ignore_index=True,
+    )
+
+
+def curves_figure(curves: pd.DataFrame, title: str = "") -> Figure:
+    """Validation loss against the training step, one line per variant (step 0: the untrained projector)."""
+    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    for i, (variant, rows) in enumerate(curves.groupby("variant", sort=True)):
+        val = rows.dropna(subset=["val_loss"])
+        ax.plot(
+            val["step"],
+            val["val_loss"],
+            marker="o",
+            ms=3,
+            color=f"C{i % 10}",
+            ls="-" if i < 10 else "--",
+            label=variant,
+        )
+    ax.set(xlabel="step", ylabel="validation loss (response tokens)", title=title)
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    return fig
+
+
+def qa_table(files: Sequence[str | os.PathLike]) -> pd.DataFrame:
+    """One row per evaluated system (``results/train/qa/<system>.json``): spoken-QA scores of the audio run
+    and, for reference, the text run (the LLM reading the transcript: the upper bound)."""
+    rows = []
+    for path in files:
+        result = json.loads(Path(path).read_text())
+        rows.append(
+            {"system": Path(path).stem, **{k: v for k, v in result.items() if not isinstance(v, list | dict)}}
+        )
+    return pd.DataFrame(rows)

@@ -1,0 +1,63 @@
+"""The SIFT report functions on hand-made stage outputs."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+
+from speechalign.report.sift import (
+    curves_figure,
+    qa_table,
+    read_curves,
+    read_targets,
+    target_examples,
+    target_statistics,
+)
+
+
+def write_targets(path, mode, items):
+    rows = [{"id": f"s{i}", "mode": mode, "split": split, "new_tokens": n, "truncated": cut, "system": "S",
+             "instruction": None, "writer_input": f"in {i}", "target": f"out {i}"}
+            for i, (split, n, cut) in enumerate(items)]  # fmt: skip
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def test_target_statistics_and_examples(tmp_path):
+    a = write_targets(
+        tmp_path / "sift_s.jsonl", "sift_s", [("train", 10, False), ("train", 32, True), ("test", 4, False)]
+    )
+    b = write_targets(tmp_path / "tsit_s.jsonl", "tsit_s", [("test", 3, False), ("train", 5, False)])
+    targets = read_targets([a, b])
+    stats = target_statistics(targets)
+    assert stats.to_dict("records") == [
+        {"mode": "sift_s", "items": 3, "mean_new_tokens": pytest.approx(46 / 3),
+         "truncated_share": pytest.approx(1 / 3)},
+        {"mode": "tsit_s", "items": 2, "mean_new_tokens": 4.0, "truncated_share": 0.0},
+    ]  # fmt: skip
+    examples = target_examples(targets, per_mode=1)
+    assert examples[["mode", "id"]].values.tolist() == [
+        ["sift_s", "s0"],
+        ["tsit_s", "s1"],
+    ]  # train items only
+
+
+def test_curves_and_qa_table(tmp_path):
+    for variant, losses in (("sift_s", [2.0, 1.5]), ("tsit_s", [2.0, 1.8])):
+        (tmp_path / variant).mkdir()
+        (tmp_path / variant / "curve.tsv").write_text(
+            f"step\ttrain_loss\tval_loss\n0\t\t{losses[0]}\n5\t1.9\t\n10\t1.7\t{losses[1]}\n"
+        )
+    curves = read_curves([tmp_path / "sift_s", tmp_path / "tsit_s"])
+    assert curves.groupby("variant")["val_loss"].count().to_dict() == {"sift_s": 2, "tsit_s": 2}
+    fig = curves_figure(curves)
+    assert [len(line.get_xdata()) for line in fig.axes[0].lines] == [2, 2]  # steps without val_loss skipped
+    (tmp_path / "qa").mkdir()
+    (tmp_path / "qa" / "sift_s.json").write_text(
+        json.dumps({"items": 4, "contains_answer": 0.5, "rows": [{}]})
+    )
+    table = qa_table([tmp_path / "qa" / "sift_s.json"])
+    assert table.to_dict("records") == [{"system": "sift_s", "items": 4, "contains_answer": 0.5}]
+    assert isinstance(table, pd.DataFrame)
