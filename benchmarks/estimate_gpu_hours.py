@@ -278,7 +278,7 @@ def table(run: Path, profile: str, peak_tflops: float, utilisation: float, bandw
             else "- | - | - | - | -"
         )
         lines.append(
-            f"| {name} | {quick_cells} | {stage.items:,} | {stage.flops() / 1e12:.2f} | {hours:,.1f} "
+            f"| {name} | {quick_cells} | {stage.items:,} | {stage.flops() / 1e12:.2f} | {hours:,.2f} "
             f"| {stage.note} |"
         )
     lines.append(f"| **total** | | | | | | | | **{total:,.0f}** | |")

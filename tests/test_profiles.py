@@ -32,6 +32,20 @@ GPU_RULES = {
     "train_variant",
     "sift_eval",
     "sift_eval_untrained",
+    "validity_score",
+}
+# Rules that run on CPUs only (downloads, corpora, manifests, notebooks).
+CPU_RULES = {
+    "download_corpus",
+    "download_index",
+    "model",
+    "data_embedded",
+    "data_real",
+    "reference_accuracy",
+    "report_corpora",
+    "report_alas",
+    "report_sift",
+    "validity_report",
 }
 
 
@@ -67,7 +81,13 @@ def test_slurm_dry_run_gives_every_job_memory_runtime_and_cpus():
             assert int(res["cpus_per_task"]) >= 1 and int(res["runtime"]) >= 1, rule
 
 
-GPU_HINT = "a new model rule needs a gpu in workflow/profiles/{slurm,gpu}/config.yaml and in GPU_RULES here"
+GPU_HINT = "a rule that loads a model needs a gpu in workflow/profiles/{slurm,gpu}/config.yaml and GPU_RULES"
+
+
+@pytest.mark.parametrize("profile", ["slurm", "gpu"])
+def test_every_rule_of_the_paper_dag_is_classed_as_gpu_or_cpu(profile):
+    unknown = set(dry_run_jobs(f"workflow/profiles/{profile}")) - GPU_RULES - CPU_RULES
+    assert not unknown, f"{sorted(unknown)}: {GPU_HINT}, or in CPU_RULES here"
 
 
 def test_slurm_dry_run_gives_gpus_exactly_to_the_model_rules():

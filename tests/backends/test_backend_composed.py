@@ -102,3 +102,29 @@ def test_bad_audio_gives_a_clear_error(tiny_composed, wave, message):
 def test_empty_transcript_gives_a_clear_error(tiny_composed):
     with pytest.raises(BackendInputError, match="empty transcript"):
         tiny_composed.text_run("  ", TASK)
+
+
+def save_tiny_folders(folder, tiny_composed) -> tuple[str, str]:
+    """The tiny composed model's LM and Whisper as local model folders (what a spec can name)."""
+    from transformers import WhisperModel
+
+    whisper, llm = folder / "whisper", folder / "llm"
+    WhisperModel(tiny_composed.encoder.config).save_pretrained(whisper)
+    tiny_composed.feature_extractor.save_pretrained(whisper)
+    tiny_composed.llm.save_pretrained(llm)
+    tiny_composed.tokenizer.save_pretrained(llm)
+    return str(whisper), str(llm)
+
+
+@pytest.mark.parametrize("dtype, expected", [(None, torch.float32), ("bfloat16", torch.bfloat16)])
+def test_spec_dtype_sets_the_frozen_models_dtype_and_runs(tmp_path, tiny_composed, dtype, expected):
+    from speechalign.backends import ComposedSpeechLLM
+
+    whisper, llm = save_tiny_folders(tmp_path, tiny_composed)
+    spec = {"llm": llm, "encoder": whisper, "projector": None, "projector_hidden": 24, "stack": 4}
+    spec |= {"system_prompt": "You are a helpful assistant.", "layout": "{speech}\n{task}"}
+    model = ComposedSpeechLLM.from_spec(spec | ({"dtype": dtype} if dtype else {}), seed=0)
+    assert model.llm.dtype == expected and model.encoder.dtype == expected
+    assert next(model.projector.parameters()).dtype == torch.float32  # trained in float32, kept so
+    states = model.prefill(model.audio_run(tone(1.0), TASK))
+    assert states.shape[0] == model.num_hidden_states and torch.isfinite(states).all()

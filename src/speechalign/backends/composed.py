@@ -94,8 +94,12 @@ class ComposedSpeechLLM(SpeechLLM):
 
         whisper_dir = model_path(spec["encoder"])
         llm_dir = model_path(spec["llm"])
-        encoder = WhisperModel.from_pretrained(whisper_dir, dtype=torch.float32).get_encoder()
-        llm = AutoModelForCausalLM.from_pretrained(llm_dir, dtype=torch.float32)
+        # The frozen encoder and LM in the spec's dtype (bf16 halves a 7B LM's memory); the small projector
+        # stays float32 and its input is cast to it.
+        dtype = spec.get("dtype") or "float32"
+        dtype = dtype if dtype == "auto" else getattr(torch, dtype)
+        encoder = WhisperModel.from_pretrained(whisper_dir, dtype=dtype).get_encoder()
+        llm = AutoModelForCausalLM.from_pretrained(llm_dir, dtype=dtype)
         if spec.get("projector"):
             projector = Projector.load(spec["projector"])
         else:
@@ -139,7 +143,7 @@ class ComposedSpeechLLM(SpeechLLM):
                 f" ({self.frame_seconds:.3f} s)"
             )
         with torch.inference_mode():
-            return self.projector(frames)
+            return self.projector(frames.to(next(self.projector.parameters()).dtype))
 
     # --- prompts ---------------------------------------------------------------------------------------
     def _prompt_halves(self, task: str) -> tuple[str, str]:
