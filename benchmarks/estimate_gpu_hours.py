@@ -63,7 +63,9 @@ class PaperStage:
 # controls (paper overlay): 48 SQA + 80 paralinguistic test items. ALAS: 2 models x 4 corpora.
 LS_TRAIN, LS_AUDIO_POS, LS_WHISPER_FRAMES = 132_553, 156, 625
 ALAS_ITEMS = 2620 + 1241 + 48 + 80
-ALAS_AUDIO_TOKENS = 2 * 185  # Qwen2-Audio 25 Hz, mean 7.4 s; the composed model's 12.5 Hz is half
+# One ALAS run's prefill: the mean of the audio run (7.4 s at Qwen2-Audio's 25 Hz: 185 tokens) and the text
+# run (the transcript: ~25 tokens), plus ~40 prompt tokens. The composed model's 12.5 Hz halves its audio.
+ALAS_RUN_TOKENS = (185 + 25) / 2 + 40
 PAPER_STAGES = {
     "sift_targets": PaperStage(
         items=6 * (LS_TRAIN + 512),  # six LLM-written modes (tsit_s is the transcript)
@@ -106,7 +108,7 @@ PAPER_STAGES = {
     "respond": PaperStage(
         items=2 * ALAS_ITEMS * 2,  # models x utterances x (audio run, text run)
         params=PARAMS["qwen2-audio-7b"],
-        tokens=ALAS_AUDIO_TOKENS / 2 + 40 + 40,
+        tokens=ALAS_RUN_TOKENS + 40,  # + the answer
         decode_steps=40,
         batch=8,  # backends.batch_size
         note="2 models x 4k utterances x 2 prompts, <= 40 tokens",
@@ -114,7 +116,7 @@ PAPER_STAGES = {
     "alas_score": PaperStage(
         items=2 * ALAS_ITEMS * 2,
         params=PARAMS["qwen2-audio-7b"],
-        tokens=ALAS_AUDIO_TOKENS / 2 + 40,
+        tokens=ALAS_RUN_TOKENS,
         note="one prefill per run, every layer kept",
     ),
 }
