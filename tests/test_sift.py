@@ -377,3 +377,37 @@ def test_two_processes_reach_the_one_process_result(tiny, tmp_path):
     ones = [r["val_loss"] for r in one.rows]
     assert json.dumps(two["steps"]) == json.dumps([r["step"] for r in one.rows])
     assert two["val_loss"] == pytest.approx(ones, rel=1e-4, nan_ok=True)
+
+
+def test_feature_store_round_trip_and_missing_id(tmp_path):
+    store = feature_store(["a", "b", "c"])
+    store.save(tmp_path / "f.safetensors")
+    from speechalign.sift.features import FeatureStore
+
+    loaded = FeatureStore.load(tmp_path / "f.safetensors")
+    assert loaded.ids == ["a", "b", "c"] and loaded.meta == store.meta
+    for i in store.ids:
+        assert all(torch.equal(x, y) for x, y in zip(loaded.frames(i), store.frames(i), strict=True))
+    assert loaded.frames("b")[0].shape == (10, 8)
+    with pytest.raises(UserFacingError, match="no cached features"):
+        loaded.frames("zzz")
+
+
+def test_curve_file_has_empty_cells_where_no_validation_ran(tmp_path):
+    from speechalign.sift.train import write_curve
+
+    write_curve(
+        tmp_path,
+        [
+            {"step": 0, "train_loss": float("nan"), "val_loss": 2.5, "lr": 0.0},
+            {"step": 1, "train_loss": 2.25, "val_loss": float("nan"), "lr": 0.001},
+        ],
+    )
+    lines = (tmp_path / "curve.tsv").read_text().splitlines()
+    assert lines == ["step\ttrain_loss\tval_loss\tlr", "0\t\t2.5\t0", "1\t2.25\t\t0.001"]
+
+
+def test_select_utterances_keeps_the_first_of_each_split():
+    utts = [utt(i, split=s) for i, s in enumerate(["train", "test", "train", "train", "test", "test"])]
+    assert [u.id for u in T.select_utterances(utts, 2, 1)] == ["u0", "u1", "u2"]
+    assert len(T.select_utterances(utts, None, None)) == 6
