@@ -89,6 +89,20 @@ def test_librispeech_lands_in_the_openslr_layout_with_a_marker(tmp_path, librisp
     assert not list((tmp_path / "cache").rglob("*.tar.gz"))  # archives dropped once unpacked
 
 
+def test_the_data_stage_loader_reads_what_the_download_stage_wrote(tmp_path, librispeech_lock):
+    """Download -> data: the LibriSpeech loader takes the downloaded folder as it lies (paper profile:
+    data.real.librispeech = data/raw/librispeech/LibriSpeech)."""
+    from speechalign.config import load_params
+    from speechalign.data.loaders import load_items
+
+    assert run_stage(tmp_path, librispeech_lock, "librispeech") == 0
+    params = load_params(Path(__file__).resolve().parents[2])["data"]
+    kept, rejected = load_items("librispeech", tmp_path / "raw" / "librispeech" / "LibriSpeech", params)
+    assert rejected == []
+    assert {u.source for u in kept} == {"librispeech:dev-clean", "librispeech:test-clean"}
+    assert "GO DO YOU HEAR" in {u.text for u in kept} and all(u.num_samples == 3200 for u in kept)
+
+
 def test_subset_selection_fetches_only_those(tmp_path, librispeech_lock, http_server):
     assert run_stage(tmp_path, librispeech_lock, "librispeech", librispeech_subsets=["test-clean"]) == 0
     assert {p for p, _ in http_server.requests} == {"/12/test-clean.tar.gz"}
