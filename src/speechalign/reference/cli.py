@@ -43,23 +43,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_params_option(accuracy, "reference")
 
 
-def select_utterances(utterances: list, split: str | None, max_utterances: int) -> list:
-    """Those of ``split`` (None: all), sorted by id, the first ``max_utterances`` (0: all); the same rule
-    as the alas stage's, so equal settings select the same utterances."""
-    chosen = sorted((u for u in utterances if split is None or u.split == split), key=lambda u: u.id)
-    return chosen[:max_utterances] if max_utterances else chosen
-
-
 def run_align(args: argparse.Namespace) -> None:
-    from speechalign.data.manifest import read_manifest
     from speechalign.reference.aligners import AlignerSettings
     from speechalign.reference.build import build_reference
+    from speechalign.respond import select_utterances
 
     params = stage_params(args, "reference")
     settings = AlignerSettings(
         whisper=args.whisper, beam_size=params["beam_size"], language=params["language"], threads=args.threads
     )
-    utterances = select_utterances(read_manifest(args.corpus), params["split"], params["max_utterances"])
+    # the alas stage's selection rule, so equal settings select the same utterances
+    utterances = select_utterances(args.corpus, params["split"], params["max_utterances"])
     build_reference(utterances, args.aligner, settings, args.out)
 
 
