@@ -134,9 +134,7 @@ def _check_reference_fits(reference: ReferencePath, n_audio: int, n_text: int) -
         raise ValueError(f"reference covers {reference.n_text} text tokens but the text has {n_text}")
 
 
-def alas(
-    audio, text, reference: ReferencePath, normalisation: str = "cosine", statistics=None
-) -> AlasResult:
+def alas(audio, text, reference: ReferencePath, normalisation: str = "cosine", statistics=None) -> AlasResult:
     """ALAS per layer for one utterance: similarity, MAS path, distance from the reference (lower is better).
 
     ``audio``: ``(L, A, D)`` hidden states of the audio positions (audio-prompt run); ``text``: ``(L, T, D)``
