@@ -1,4 +1,4 @@
-"""The tree passes the project's linter and formatter (configuration in pyproject.toml), so CI enforces them."""
+"""The tree passes the linter and formatter (configured in pyproject.toml), so CI enforces them."""
 
 import subprocess
 import sys
