@@ -83,15 +83,18 @@ def test_same_seed_same_table(tiny_composed, utterances, tiny_table):
 
 
 @pytest.mark.models
-def test_real_model_oracle_far_below_uniform_and_mismatched_at_or_above_it():
+def test_real_model_oracle_far_below_uniform_and_mismatched_at_or_above_it(tmp_path):
     from speechalign.backends import load_backend
     from speechalign.config import load_params
+    from speechalign.data.corpora import build_corpus
     from speechalign.respond import select_utterances
     from speechalign.respond.cli import backend_spec
 
     params = load_params(".", overrides={"profile": "quick"})
+    # the quick profile's SQA corpus, built here so the test needs only the provisioned models
+    build_corpus("sqa", params["data"], params["seed"], tmp_path / "sqa", workers=2)
     backend = load_backend(backend_spec(params["backends"], "composed-untrained"), seed=0)
-    chosen = select_utterances("data/corpora/sqa", "test", 4)
+    chosen = select_utterances(tmp_path / "sqa", "test", 4)
     controls = conditions([0], [0], ["mismatched"])
     table, _ = validate_corpus(
         backend, chosen, "sqa", params["backends"]["prompts"], controls, NORMALISATIONS, components=5, seed=0
