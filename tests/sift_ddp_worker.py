@@ -10,22 +10,7 @@ import test_sift
 
 if __name__ == "__main__":
     accelerator = Accelerator(cpu=True)  # without cpu=True each process would train alone (RESEARCH.md 3)
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
-
-    tokenizer = AutoTokenizer.from_pretrained(test_sift.TOKENIZER_DIR)
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=16,
-        intermediate_size=32,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        num_key_value_heads=1,
-        eos_token_id=tokenizer.eos_token_id,
-        bos_token_id=tokenizer.bos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-    )
-    torch.manual_seed(0)
-    llm = LlamaForCausalLM(config).eval()
+    llm, tokenizer = test_sift.tiny_llm()
     variant = {"name": "t", "data": ["sift_s"], "encoders": "dual", "train": ["semantic", "paralinguistic"]}
     result = test_sift.tiny_run((llm, tokenizer), variant=variant, accelerator=accelerator)
     if accelerator.is_main_process:

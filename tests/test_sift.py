@@ -155,8 +155,8 @@ def test_targets_file_round_trip(tmp_path):
 
 
 # --- tiny LM fixtures ---------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def tiny():
+def tiny_llm():
+    """(tiny random Llama, SmolLM2 tokenizer), seeded; tests/sift_ddp_worker.py builds it in each process."""
     from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
 
     tokenizer = AutoTokenizer.from_pretrained(TOKENIZER_DIR)
@@ -173,6 +173,11 @@ def tiny():
     )
     torch.manual_seed(0)
     return LlamaForCausalLM(config).eval(), tokenizer
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return tiny_llm()
 
 
 def model_config(dual: bool, steps_layout="{speech}\n{task}"):
