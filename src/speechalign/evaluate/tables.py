@@ -1,0 +1,351 @@
+"""The AZEROS paper's Tables 3 to 7 from the evaluate stage's long-form scores, with 95% intervals.
+
+    tables = build_tables(scores, systems_run=["tsit_s", ...], confidence=0.95, bootstrap=1000, seed=0)
+    write_tables(tables, "results/tables", profile="quick")     # azeros_table{3..7}.{csv,md}
+
+What the paper's tables hold and how ours map onto them
+-------------------------------------------------------
+AZEROS (arXiv 2601.06086) reports two column groups throughout: the *semantic* group is VoiceBench
+(AlpacaEval, CommonEval, WildVoice, SD-QA, BBH, AdvBench, IFEval, OpenBookQA, MMSU; "Overall" = their mean
+with the GPT scores x20), the *paralinguistic* group is AIR-Bench Foundation, speech part (Gender, Emotion,
+Age, LID, Entity, Intent; "Avg"), with AIR-Bench Chat (speech) beside it. The column groups are those of the
+authors' released tables (AudenAI/Auden, examples/azeros/README.md); the full text of Tables 3-7 could not be
+read offline, so their row sets below follow the comparisons the paper makes (RESEARCH.md section 4: TSIT
+22.26 / SIT 57.89 / SIFT 68.70 VoiceBench overall on the small data, final model 73.13, text-only upper
+bound 77.52):
+
+- Table 3, the training paradigm: TSIT vs SIT vs SIFT (stage 1, semantic encoder only, transcript-only data),
+  semantic group. Ours: ``untrained`` (floor), ``tsit_s``, ``sit_s``, ``sift_s``, ``text`` (upper bound).
+- Table 4, the paralinguistic data of stage 2 (sp modes): SIT-sp vs SIFT-sp vs SIFT-s + SIFT-sp, both groups.
+  Ours: ``sift_s`` (stage 1 only), ``sit_sp``, ``sift_sp``, ``sift_s+sift_sp``.
+- Table 5, the training strategy: one-stage vs two-stage, single vs dual encoder, both groups. Ours:
+  ``one-stage``, ``sift_s+sift_sp`` (two-stage, dual), ``single-encoder`` (two-stage data, semantic only).
+- Table 6, the system prompt of the data writer (ssp modes, a virtual human who hears voice and words), both
+  groups (the paper adds AIR-Bench Chat). Ours: ``sift_s+sift_sp``, ``sift_ssp``, ``sift_ssp+sit_ssp``.
+- Table 7, the final comparison with baselines, both groups. Ours: ``text`` (the LLM on the transcript: upper
+  bound), ``cascade`` (Whisper ASR then the LLM), ``untrained`` (floor) and the final ``sift_s+sift_sp``.
+  Published speech LLMs (GPT-4o, Qwen2-Audio, ...) have no row: they cannot run here.
+
+Our tasks replace theirs: the semantic group has one column per task (``mcq``: multiple choice, OpenBookQA /
+MMSU / BBH's role; ``ifeval``: verifiable instructions; ``sqa``: spoken QA on passages, SD-QA's role;
+``agreement``: the SBERT cosine of the answers to the spoken instruction and to its transcript, standing in
+for the GPT-judged open-ended sets; with the real VoiceBench also ``bbh`` and ``refusal``, AdvBench's) and
+``overall``, the mean of those columns. The paralinguistic group has one column per subset of the
+``paralinguistic`` task (speaker gender, prosody class) and ``average``. Every value is a score in [0, 1]
+times 100 (agreement: cosine x 100).
+
+Intervals (per cell)
+--------------------
+A cell's value is, per seed, the mean over its items (a composite column: the mean of its columns), then the
+mean over seeds. With two or more seeds the interval is Student's t over the seed means,
+``mean +- t_{(1+c)/2, n-1} * sd / sqrt(n)`` (not clipped to the score range); with one seed (quick) it is a
+percentile bootstrap over items (resampled within each column; ``bootstrap`` resamples, seeded). Each row says
+which. NaN scores are left out of the means and counted in ``n_missing``; a composite column is NaN unless all
+its columns have a value. A system not run has a row of NaN with the note "not run"; a system run with fewer
+seeds than the others gets its interval from the seeds it has (``n_seeds`` says how many).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "SEMANTIC_TASKS",
+    "TABLES",
+    "Cell",
+    "Column",
+    "TableSpec",
+    "bootstrap_interval",
+    "build_table",
+    "build_tables",
+    "cell",
+    "columns_for",
+    "t_interval",
+    "table_markdown",
+    "write_tables",
+]
+
+SEMANTIC_TASKS = ("mcq", "ifeval", "sqa", "bbh", "refusal", "agreement")
+PARALINGUISTIC_TASK = "paralinguistic"
+SCALE = 100.0  # scores in [0, 1] are shown in percent, as the paper's tables are
+T_INTERVAL, BOOTSTRAP = "t over seeds", "bootstrap over items"
+
+
+@dataclass(frozen=True)
+class Column:
+    """A table column: the mean over ``parts`` (each a (task, subset or None = every subset) selection)."""
+
+    name: str
+    group: str  # semantic | paralinguistic
+    parts: tuple[tuple[str, str | None], ...]
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    number: int
+    title: str
+    rows: tuple[str, ...]  # system names, in order
+    groups: tuple[str, ...]  # column groups shown: semantic, paralinguistic
+
+
+TABLES: tuple[TableSpec, ...] = (
+    TableSpec(
+        3,
+        "Training paradigm: TSIT vs SIT vs SIFT (stage 1, semantic encoder)",
+        ("untrained", "tsit_s", "sit_s", "sift_s", "text"),
+        ("semantic",),
+    ),
+    TableSpec(
+        4,
+        "Paralinguistic data of stage 2: SIT-sp vs SIFT-sp vs SIFT-s + SIFT-sp",
+        ("sift_s", "sit_sp", "sift_sp", "sift_s+sift_sp"),
+        ("semantic", "paralinguistic"),
+    ),
+    TableSpec(
+        5,
+        "Training strategy: one-stage vs two-stage, single vs dual encoder",
+        ("one-stage", "sift_s+sift_sp", "single-encoder"),
+        ("semantic", "paralinguistic"),
+    ),
+    TableSpec(
+        6,
+        "System prompt of the data writer (ssp modes)",
+        ("sift_s+sift_sp", "sift_ssp", "sift_ssp+sit_ssp"),
+        ("semantic", "paralinguistic"),
+    ),
+    TableSpec(
+        7,
+        "Final comparison: text-only upper bound, cascade, untrained floor, SIFT",
+        ("text", "cascade", "untrained", "sift_s+sift_sp"),
+        ("semantic", "paralinguistic"),
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Cell:
+    mean: float
+    low: float
+    high: float
+    method: str  # T_INTERVAL, BOOTSTRAP, or "" when there is no value
+    n_seeds: int
+    n_items: int  # scored items (per seed, summed over the column's parts; the most over seeds)
+    n_missing: int  # NaN scores left out (summed over seeds and parts)
+
+
+def columns_for(scores: pd.DataFrame, group: str) -> list[Column]:
+    """The columns of a group for the tasks and subsets present in ``scores`` (composites last)."""
+    if group == "semantic":
+        tasks = [t for t in SEMANTIC_TASKS if (scores["task"] == t).any()]
+        cols = [Column(t, group, ((t, None),)) for t in tasks]
+        composite = Column("overall", group, tuple((t, None) for t in tasks))
+    elif group == "paralinguistic":
+        subsets = sorted(scores.loc[scores["task"] == PARALINGUISTIC_TASK, "subset"].dropna().unique())
+        cols = [Column(s, group, ((PARALINGUISTIC_TASK, s),)) for s in subsets]
+        composite = Column("average", group, tuple((PARALINGUISTIC_TASK, s) for s in subsets))
+    else:
+        raise ValueError(f"unknown column group {group!r}; known: semantic, paralinguistic")
+    return cols + [composite] if cols else []
+
+
+def part_scores(scores: pd.DataFrame, task: str, subset: str | None) -> pd.DataFrame:
+    chosen = scores["task"] == task
+    if subset is not None:
+        chosen &= scores["subset"] == subset
+    return scores.loc[chosen, ["seed", "item", "score"]]
+
+
+def column_value(part_arrays: Sequence[np.ndarray]) -> float:
+    """Mean over parts of each part's mean of finite scores; NaN if any part has none."""
+    means = []
+    for values in part_arrays:
+        finite = values[np.isfinite(values)]
+        if finite.size == 0:
+            return math.nan
+        means.append(finite.mean())
+    return float(np.mean(means)) if means else math.nan
+
+
+def t_interval(values: Sequence[float], confidence: float) -> tuple[float, float, float]:
+    """Mean and Student's t interval of ``values`` (>= 2 of them).
+
+    >>> [round(v, 4) for v in t_interval([0.2, 0.4, 0.6], 0.95)]
+    [0.4, -0.0968, 0.8968]
+    """
+    from scipy import stats
+
+    x = np.asarray(values, dtype=float)
+    if x.size < 2:
+        raise ValueError("a t interval needs at least two values")
+    mean = float(x.mean())
+    half = float(stats.t.ppf((1 + confidence) / 2, x.size - 1) * x.std(ddof=1) / math.sqrt(x.size))
+    return mean, mean - half, mean + half
+
+
+def bootstrap_interval(
+    part_arrays: Sequence[np.ndarray], confidence: float, resamples: int, seed: int
+) -> tuple[float, float, float]:
+    """Value (``column_value``) and percentile bootstrap interval, resampling items within each part."""
+    value = column_value(part_arrays)
+    if not math.isfinite(value):
+        return math.nan, math.nan, math.nan
+    rng = np.random.default_rng(seed)
+    finite = [a[np.isfinite(a)] for a in part_arrays]
+    draws = np.zeros(resamples)
+    for a in finite:  # (resamples,) means of resampled items, averaged over parts
+        draws += a[rng.integers(0, a.size, size=(resamples, a.size))].mean(axis=1)
+    draws /= len(finite)
+    tail = (1 - confidence) / 2
+    low, high = np.quantile(draws, [tail, 1 - tail])
+    return value, float(low), float(high)
+
+
+def cell(system_scores: pd.DataFrame, column: Column, confidence: float, resamples: int, seed: int) -> Cell:
+    """One system's cell of one column (see the module docstring for the interval rule)."""
+    parts = [part_scores(system_scores, task, subset) for task, subset in column.parts]
+    seeds = sorted({int(s) for p in parts for s in p["seed"].unique()})
+    n_missing = int(sum(p["score"].isna().sum() for p in parts))
+    per_seed = {}
+    n_items = 0
+    for s in seeds:
+        arrays = [p.loc[p["seed"] == s, "score"].to_numpy(dtype=float) for p in parts]
+        per_seed[s] = (arrays, column_value(arrays))
+        n_items = max(n_items, sum(int(np.isfinite(a).sum()) for a in arrays))
+    valued = [s for s in seeds if math.isfinite(per_seed[s][1])]
+    if not valued:
+        return Cell(math.nan, math.nan, math.nan, "", len(seeds), n_items, n_missing)
+    if len(valued) >= 2:
+        mean, low, high = t_interval([per_seed[s][1] for s in valued], confidence)
+        return Cell(mean, low, high, T_INTERVAL, len(valued), n_items, n_missing)
+    mean, low, high = bootstrap_interval(per_seed[valued[0]][0], confidence, resamples, seed)
+    return Cell(mean, low, high, BOOTSTRAP, 1, n_items, n_missing)
+
+
+def build_table(
+    scores: pd.DataFrame,
+    spec: TableSpec,
+    systems_run: Sequence[str],
+    confidence: float = 0.95,
+    resamples: int = 1000,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Long form: one row per (system, column) with mean, low, high (x100), method, counts and a note.
+
+    ``scores``: the stage's long-form scores (columns system, seed, task, subset, item, score).
+    ``systems_run``: the systems the active profile evaluates; a row's system outside it is "not run"."""
+    columns = [c for g in spec.groups for c in columns_for(scores, g)]
+    rows = []
+    for system in spec.rows:
+        mine = scores[scores["system"] == system]
+        note = "" if system in systems_run and len(mine) else "not run"
+        for column in columns:
+            c = (
+                cell(mine, column, confidence, resamples, seed)
+                if not note
+                else Cell(math.nan, math.nan, math.nan, "", 0, 0, 0)
+            )
+            rows.append(
+                {
+                    "table": spec.number,
+                    "system": system,
+                    "group": column.group,
+                    "column": column.name,
+                    "mean": c.mean * SCALE,
+                    "low": c.low * SCALE,
+                    "high": c.high * SCALE,
+                    "method": c.method,
+                    "n_seeds": c.n_seeds,
+                    "n_items": c.n_items,
+                    "n_missing": c.n_missing,
+                    "note": note,
+                }
+            )
+    return pd.DataFrame(
+        rows,
+        columns=[
+            "table", "system", "group", "column", "mean", "low", "high",
+            "method", "n_seeds", "n_items", "n_missing", "note",
+        ],
+    )  # fmt: skip
+
+
+def build_tables(
+    scores: pd.DataFrame,
+    systems_run: Sequence[str],
+    confidence: float = 0.95,
+    resamples: int = 1000,
+    seed: int = 0,
+) -> dict[int, pd.DataFrame]:
+    """Tables 3 to 7 (``TABLES``), keyed by number."""
+    return {
+        spec.number: build_table(scores, spec, systems_run, confidence, resamples, seed) for spec in TABLES
+    }
+
+
+def format_cell(mean: float, low: float, high: float) -> str:
+    if not math.isfinite(mean):
+        return "n/a"
+    return f"{mean:.1f} [{low:.1f}, {high:.1f}]"
+
+
+def table_markdown(table: pd.DataFrame, spec: TableSpec, profile: str, confidence: float) -> str:
+    """The table as Markdown: systems as rows, ``group: column`` as columns, ``mean [low, high]`` cells."""
+    if table.empty:
+        return f"# Table {spec.number}: {spec.title}\n\nNo scores for this table's columns.\n"
+    wide = table.assign(
+        label=table["group"] + ": " + table["column"],
+        text=[
+            format_cell(m, lo, hi)
+            for m, lo, hi in zip(table["mean"], table["low"], table["high"], strict=True)
+        ],
+    )
+    order = list(dict.fromkeys(wide["label"]))
+    grid = wide.pivot(index="system", columns="label", values="text").reindex(index=list(spec.rows))[order]
+    info = wide.groupby("system", sort=False).agg(
+        seeds=("n_seeds", "max"),
+        interval=("method", lambda m: next((x for x in m if x), "")),
+        note=("note", "first"),
+    )
+    grid = grid.join(info).reset_index()
+    return (
+        f"# Table {spec.number}: {spec.title}\n\n"
+        f"Profile {profile}. Scores x100, mean [{confidence:.0%} interval]; the interval column says whether"
+        " it is a t interval over seeds or a bootstrap over items (one seed).\n\n"
+        + grid.to_markdown(index=False)
+        + "\n"
+    )
+
+
+def write_tables(
+    tables: Mapping[int, pd.DataFrame], folder: str | os.PathLike, profile: str, confidence: float
+) -> list[Path]:
+    """``folder/azeros_table{N}.csv`` (long form, full precision) and ``.md`` for every table, atomically."""
+    from speechalign.io import write_text
+
+    specs = {s.number: s for s in TABLES}
+    written = []
+    for number, table in tables.items():
+        csv, md = Path(folder) / f"azeros_table{number}.csv", Path(folder) / f"azeros_table{number}.md"
+        write_text(csv, table.to_csv(index=False))
+        write_text(md, table_markdown(table, specs[number], profile, confidence))
+        written += [csv, md]
+    return written
+
+
+def metrics(tables: Mapping[int, pd.DataFrame]) -> dict:
+    """``{"table3": {system: {"group/column": mean}}}`` for DVC metrics (NaN left out)."""
+    out: dict = {}
+    for number, table in tables.items():
+        entry: dict = {}
+        for row in table.itertuples():
+            if math.isfinite(row.mean):
+                entry.setdefault(row.system, {})[f"{row.group}/{row.column}"] = round(float(row.mean), 4)
+        out[f"table{number}"] = entry
+    return out
