@@ -125,8 +125,8 @@ PAPER_STAGES = {
 BENCH_GLOBS = {
     "sift_targets": "sift/targets/*.tsv",
     "sift_features": "sift/features/*.tsv",
-    "train_variant": "train/*.tsv",
-    "sift_eval": "train/qa/*.tsv",
+    "train_variant": "train/*/seed*.tsv",
+    "sift_eval": "train/qa/*/seed*.tsv",
     "reference_align": "reference/*/*.tsv",
     "respond": "respond/*/*.tsv",
     "alas_score": "alas/*/*.tsv",
@@ -173,12 +173,12 @@ def quick_items_and_flops(run: Path, stage: str, bench: Path, quick: dict) -> tu
         n, seconds, _ = corpus_stats(run, name)
         return n, 2 * PARAMS["whisper-base-encoder"] * 50 * seconds
     if stage == "train_variant":
-        json.loads((run / "results/train" / name / "metrics.json").read_text())  # the job finished
+        json.loads((run / "results/train" / bench.parent.name / name / "metrics.json").read_text())  # done
         _, seconds, _ = corpus_stats(run, quick["sift"]["corpus"])
         tokens = 12.5 * seconds + 40 + quick["sift"]["max_new_tokens"]  # audio + prompt + target (at most)
         return quick["train"]["steps"] * quick["train"]["batch_size"], 6 * llm * tokens
     if stage == "sift_eval":
-        json.loads((run / "results/train/qa" / f"{name}.json").read_text())
+        json.loads((run / "results/train/qa" / bench.parent.name / f"{name}.json").read_text())
         _, seconds, _ = corpus_stats(run, "sqa")
         return quick["train"]["qa_items"], 2 * llm * (
             12.5 * seconds + 60 + quick["backends"]["max_new_tokens"]

@@ -45,19 +45,24 @@ def test_target_statistics_and_examples(tmp_path):
 
 
 def test_curves_and_qa_table(tmp_path):
-    for variant, losses in (("sift_s", [2.0, 1.5]), ("tsit_s", [2.0, 1.8])):
-        (tmp_path / variant).mkdir()
-        (tmp_path / variant / "curve.tsv").write_text(
+    runs = (("sift_s", 0, [2.0, 1.5]), ("sift_s", 1, [2.0, 1.7]), ("tsit_s", 0, [2.0, 1.8]))
+    for variant, seed, losses in runs:
+        (tmp_path / variant / f"seed{seed}").mkdir(parents=True)
+        (tmp_path / variant / f"seed{seed}" / "curve.tsv").write_text(
             f"step\ttrain_loss\tval_loss\n0\t\t{losses[0]}\n5\t1.9\t\n10\t1.7\t{losses[1]}\n"
         )
-    curves = read_curves([tmp_path / "sift_s", tmp_path / "tsit_s"])
-    assert curves.groupby("variant")["val_loss"].count().to_dict() == {"sift_s": 2, "tsit_s": 2}
+    curves = read_curves([tmp_path / v / f"seed{s}" for v, s, _ in runs])
+    assert curves.groupby(["variant", "seed"])["val_loss"].count().to_dict() == {
+        ("sift_s", 0): 2, ("sift_s", 1): 2, ("tsit_s", 0): 2
+    }  # fmt: skip
     fig = curves_figure(curves)
-    assert [len(line.get_xdata()) for line in fig.axes[0].lines] == [2, 2]  # steps without val_loss skipped
-    (tmp_path / "qa").mkdir()
-    (tmp_path / "qa" / "sift_s.json").write_text(
+    lines = fig.axes[0].lines
+    assert [len(line.get_xdata()) for line in lines] == [2, 2]  # steps without val_loss skipped
+    assert list(lines[0].get_ydata()) == [2.0, pytest.approx(1.6)]  # sift_s: the mean over its two seeds
+    (tmp_path / "qa" / "sift_s").mkdir(parents=True)
+    (tmp_path / "qa" / "sift_s" / "seed1.json").write_text(
         json.dumps({"items": 4, "contains_answer": 0.5, "rows": [{}]})
     )
-    table = qa_table([tmp_path / "qa" / "sift_s.json"])
-    assert table.to_dict("records") == [{"system": "sift_s", "items": 4, "contains_answer": 0.5}]
+    table = qa_table([tmp_path / "qa" / "sift_s" / "seed1.json"])
+    assert table.to_dict("records") == [{"system": "sift_s", "seed": 1, "items": 4, "contains_answer": 0.5}]
     assert isinstance(table, pd.DataFrame)

@@ -133,20 +133,35 @@ def backends_params(wildcards):
     return stage_params("backends")
 
 
+def variant_checkpoint(variant, seed):
+    """The checkpoint folder of SIFT variant ``variant`` trained with seed ``seed`` (every rule that reads a
+    trained model asks this function)."""
+    return f"data/sift/models/{variant}/seed{seed}"
+
+
+def train_seeds():
+    return config["train"]["seeds"]
+
+
 def train_target_files(wildcards):
     """The target files of the modes variant ``{variant}`` mixes."""
     return expand("data/sift/targets/{mode}.jsonl", mode=config["train"]["variants"][wildcards.variant]["data"])
 
 
 def train_init_checkpoint(wildcards):
-    """The stage-1 checkpoint a stage-2 variant starts from (none for stage 1)."""
+    """The same seed's stage-1 checkpoint a stage-2 variant starts from (none for stage 1)."""
     init = config["train"]["variants"][wildcards.variant]["init"]
-    return f"data/sift/models/{init}" if init else []
+    return variant_checkpoint(init, wildcards.seed) if init else []
 
 
 def train_init_option(wildcards):
     init = config["train"]["variants"][wildcards.variant]["init"]
-    return f"--init data/sift/models/{init}" if init else ""
+    return f"--init {variant_checkpoint(init, wildcards.seed)}" if init else ""
+
+
+def trained_checkpoint(wildcards):
+    """Input function: the checkpoint of ``{variant}`` trained with ``{seed}``."""
+    return variant_checkpoint(wildcards.variant, wildcards.seed)
 
 
 def train_launcher(wildcards):
@@ -167,26 +182,31 @@ def sift_outputs():
 
 
 def untrained_architecture_checkpoint(wildcards):
-    """A trained checkpoint with the architecture of the untrained control (its weights are not used)."""
+    """A trained checkpoint (same seed) with the architecture of the untrained control (its weights are not
+    used)."""
     run, variants = config["train"]["run"], config["train"]["variants"]
     same = [v for v in run if variants[v]["encoders"] == wildcards.encoders]
-    return f"data/sift/models/{same[0]}"
+    return variant_checkpoint(same[0], wildcards.seed)
 
 
 def untrained_controls():
     kinds = {config["train"]["variants"][v]["encoders"] for v in config["train"]["run"]}
-    return expand("results/train/qa/untrained-{encoders}.json", encoders=sorted(kinds))
+    return expand("results/train/qa/untrained-{encoders}/seed{seed}.json", encoders=sorted(kinds), seed=train_seeds())
+
+
+def train_curve_folders():
+    """results/train/<variant>/seed<seed>: curve.tsv and metrics.json of every variant and seed."""
+    return expand("results/train/{variant}/seed{seed}", variant=config["train"]["run"], seed=train_seeds())
 
 
 def train_outputs():
-    """Checkpoint, curve and metrics of every variant of params train.run; spoken-QA scores of each and of
-    the untrained controls."""
+    """Checkpoint, curve and metrics of every variant of params train.run and every seed; spoken-QA scores of
+    each and of the untrained controls."""
     run = config["train"]["run"]
     return (
-        expand("data/sift/models/{variant}", variant=run)
-        + expand("results/train/{variant}/{name}", variant=run, name=["curve.tsv", "metrics.json"])
-        + expand("results/train/qa/{variant}.json", variant=run)
-        + untrained_controls()
+        [variant_checkpoint(v, s) for v in run for s in train_seeds()]
+        + expand("{folder}/{name}", folder=train_curve_folders(), name=["curve.tsv", "metrics.json"])
+        + sift_qa_files()
     )
 
 
@@ -234,8 +254,9 @@ def sift_target_files():
 
 
 def sift_qa_files():
-    """Spoken-QA scores of every trained variant and of the untrained controls."""
-    return expand("results/train/qa/{variant}.json", variant=config["train"]["run"]) + untrained_controls()
+    """Spoken-QA scores of every trained variant and of the untrained controls, per seed."""
+    trained = expand("results/train/qa/{variant}/seed{seed}.json", variant=config["train"]["run"], seed=train_seeds())
+    return trained + untrained_controls()
 
 
 def report_outputs():

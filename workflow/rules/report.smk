@@ -50,7 +50,7 @@ rule report_sift:
     input:
         notebook="notebooks/sift.ipynb",
         targets=sift_target_files(),
-        curves=expand("results/train/{variant}/curve.tsv", variant=config["train"]["run"]),
+        curves=expand("{folder}/curve.tsv", folder=train_curve_folders()),
         qa=sift_qa_files(),
     output:
         notebook="results/notebooks/sift.ipynb",
@@ -60,7 +60,7 @@ rule report_sift:
         "logs/report/sift.log",
     params:
         targets=json_list(sift_target_files()),
-        curves=json_list(expand("results/train/{variant}", variant=config["train"]["run"])),
+        curves=json_list(train_curve_folders()),
         qa=json_list(sift_qa_files()),
     shell:
         "speechalign report --notebook {input.notebook} --out {output.notebook} -p targets {params.targets} "

@@ -73,13 +73,16 @@ rule train_variant:
         init=train_init_checkpoint,
         models=sift_llm_folder,
     output:
-        model=directory("data/sift/models/{variant}"),
-        curve="results/train/{variant}/curve.tsv",
-        metrics="results/train/{variant}/metrics.json",
+        model=directory("data/sift/models/{variant}/seed{seed}"),
+        curve="results/train/{variant}/seed{seed}/curve.tsv",
+        metrics="results/train/{variant}/seed{seed}/metrics.json",
     log:
-        "logs/train/{variant}.log",
+        "logs/train/{variant}/seed{seed}.log",
     benchmark:
-        "logs/bench/train/{variant}.tsv"
+        "logs/bench/train/{variant}/seed{seed}.tsv"
+    wildcard_constraints:
+        variant=r"[^/]+",
+        seed=r"\d+",
     threads: 2
     resources:
         mem_mb=8000,
@@ -91,9 +94,10 @@ rule train_variant:
         init=train_init_option,
         launcher=train_launcher,
     shell:
-        "{params.launcher} train --variant {wildcards.variant} --targets data/sift/targets "
-        "--features {input.features} --out {output.model} --curves results/train/{wildcards.variant} "
-        "--state data/cache/sift/state/{wildcards.variant} {params.init} --llm {params.llm} "
+        "{params.launcher} train --variant {wildcards.variant} --seed {wildcards.seed} "
+        "--targets data/sift/targets --features {input.features} --out {output.model} "
+        "--curves results/train/{wildcards.variant}/seed{wildcards.seed} "
+        "--state data/cache/sift/state/{wildcards.variant}/seed{wildcards.seed} {params.init} --llm {params.llm} "
         "--encoder {params.encoder} --params {params.cfg} --backend-params {params.backends} 2> {log}"
 
 
@@ -102,22 +106,24 @@ ruleorder: sift_eval_untrained > sift_eval
 
 rule sift_eval:
     input:
-        checkpoint="data/sift/models/{variant}",
+        checkpoint=trained_checkpoint,
         corpus="data/corpora/sqa",
         models=sift_llm_folder,
     output:
-        "results/train/qa/{variant}.json",
+        "results/train/qa/{variant}/seed{seed}.json",
     log:
-        "logs/train/qa/{variant}.log",
+        "logs/train/qa/{variant}/seed{seed}.log",
     benchmark:
-        "logs/bench/train/qa/{variant}.tsv"
+        "logs/bench/train/qa/{variant}/seed{seed}.tsv"
+    wildcard_constraints:
+        variant=r"[^/]+",
+        seed=r"\d+",
     threads: 2
     resources:
         mem_mb=6000,
     params:
         backends=backends_params,
         limit=config["train"]["qa_items"] or 1000000,
-        seed=config["train"]["seed"],
     shell:
         "speechalign sift-eval --checkpoint {input.checkpoint} --manifest {input.corpus} --out {output} "
         "--limit {params.limit} --params {params.backends} 2> {log}"
@@ -129,21 +135,21 @@ rule sift_eval_untrained:
         corpus="data/corpora/sqa",
         models=sift_llm_folder,
     output:
-        "results/train/qa/untrained-{encoders}.json",
+        "results/train/qa/untrained-{encoders}/seed{seed}.json",
     log:
-        "logs/train/qa/untrained-{encoders}.log",
+        "logs/train/qa/untrained-{encoders}/seed{seed}.log",
     wildcard_constraints:
         encoders="semantic|dual",
+        seed=r"\d+",
     threads: 2
     resources:
         mem_mb=6000,
     params:
         backends=backends_params,
         limit=config["train"]["qa_items"] or 1000000,
-        seed=config["train"]["seed"],
     shell:
         "speechalign sift-eval --untrained {input.checkpoint} --manifest {input.corpus} --out {output} "
-        "--limit {params.limit} --seed {params.seed} --params {params.backends} 2> {log}"
+        "--limit {params.limit} --seed {wildcards.seed} --params {params.backends} 2> {log}"
 
 
 rule sift:

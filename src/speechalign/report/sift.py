@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -35,19 +36,30 @@ def target_examples(targets: pd.DataFrame, per_mode: int = 2) -> pd.DataFrame:
     return examples[["mode", "id", "system", "instruction", "writer_input", "target", "truncated"]]
 
 
+def run_name(path: str | os.PathLike) -> tuple[str, int | None]:
+    """(variant or system, seed) of a per-seed result path, ``<...>/<variant>/seed<seed>[.json]``; a path
+    without a seed part gives (its stem, None)."""
+    path = Path(path)
+    match = re.fullmatch(r"seed(\d+)", path.stem)
+    return (path.parent.name, int(match.group(1))) if match else (path.stem, None)
+
+
 def read_curves(folders: Sequence[str | os.PathLike]) -> pd.DataFrame:
-    """``results/train/<variant>/curve.tsv`` of every variant, with a ``variant`` column."""
-    return pd.concat(
-        [pd.read_csv(Path(f) / "curve.tsv", sep="\t").assign(variant=Path(f).name) for f in folders],
-        ignore_index=True,
-    )
+    """``results/train/<variant>/seed<seed>/curve.tsv`` of every variant and seed, with ``variant`` and
+    ``seed`` columns."""
+    frames = []
+    for folder in folders:
+        variant, seed = run_name(folder)
+        frames.append(pd.read_csv(Path(folder) / "curve.tsv", sep="\t").assign(variant=variant, seed=seed))
+    return pd.concat(frames, ignore_index=True)
 
 
 def curves_figure(curves: pd.DataFrame, title: str = "") -> Figure:
-    """Validation loss against the training step, one line per variant (step 0: the untrained projector)."""
+    """Validation loss against the training step, one line per variant (the mean over its seeds; step 0: the
+    untrained projector)."""
     fig, ax = plt.subplots(figsize=(6.4, 3.8))
     for i, (variant, rows) in enumerate(curves.groupby("variant", sort=True)):
-        val = rows.dropna(subset=["val_loss"])
+        val = rows.dropna(subset=["val_loss"]).groupby("step", as_index=False)["val_loss"].mean()  # seeds
         ax.plot(
             val["step"],
             val["val_loss"],
@@ -64,12 +76,12 @@ def curves_figure(curves: pd.DataFrame, title: str = "") -> Figure:
 
 
 def qa_table(files: Sequence[str | os.PathLike]) -> pd.DataFrame:
-    """One row per evaluated system (``results/train/qa/<system>.json``): spoken-QA scores of the audio run
-    and, for reference, the text run (the LLM reading the transcript: the upper bound)."""
+    """One row per evaluated system and seed (``results/train/qa/<system>/seed<seed>.json``): spoken-QA scores
+    of the audio run and, for reference, the text run (the LLM reading the transcript: the upper bound)."""
     rows = []
     for path in files:
         result = json.loads(Path(path).read_text())
-        rows.append(
-            {"system": Path(path).stem, **{k: v for k, v in result.items() if not isinstance(v, list | dict)}}
-        )
+        system, seed = run_name(path)
+        scalars = {k: v for k, v in result.items() if not isinstance(v, list | dict)}
+        rows.append({"system": system, "seed": seed, **scalars})
     return pd.DataFrame(rows)

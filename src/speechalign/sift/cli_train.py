@@ -1,10 +1,10 @@
 """``speechalign train``: one SIFT variant (stage 1, stage 2 or an ablation) from cached features.
 
-    speechalign train --variant sift_s --targets data/sift/targets \
-        --features data/sift/features/sift.safetensors \
-        --out data/sift/models/sift_s --curves results/train/sift_s --state data/cache/sift/state/sift_s \
+    speechalign train --variant sift_s --seed 0 --targets data/sift/targets \
+        --features data/sift/features/sift.safetensors --out data/sift/models/sift_s/seed0 \
+        --curves results/train/sift_s/seed0 --state data/cache/sift/state/sift_s/seed0 \
         --llm smollm2-135m-instruct --encoder whisper-base
-    speechalign train --variant sift_s+sift_sp --init data/sift/models/sift_s ...   # stage 2 from stage 1
+    speechalign train --variant sift_s+sift_sp --seed 0 --init data/sift/models/sift_s/seed0 ...   # stage 2
     # several processes (CPU: --multi_gpu with Accelerator(cpu=True) inside; GPUs: add --gpu):
     accelerate launch --multi_gpu --num_processes 2 --num_machines 1 -m speechalign.cli train ...
 """
@@ -20,6 +20,9 @@ HELP = "train the projectors of one SIFT variant (accelerate; resumable)"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--variant", required=True, help="a key of params train.variants")
+    parser.add_argument(
+        "--seed", type=int, default=None, help="training seed (default: the first of params train.seeds)"
+    )
     parser.add_argument("--targets", required=True, help="folder of <mode>.jsonl targets")
     parser.add_argument("--features", required=True, help="cached features (.safetensors)")
     parser.add_argument("--out", required=True, help="checkpoint folder to write")
@@ -40,9 +43,11 @@ def run(args: argparse.Namespace) -> None:
     from speechalign.sift.train import run_variant
 
     backends = json.loads(args.backend_params) if args.backend_params else load_params(".")["backends"]
+    params = stage_params(args, "train")
+    seed = params["seeds"][0] if args.seed is None else args.seed
     run_variant(
         args.variant,
-        {**stage_params(args, "train"), "layout": backends["layout"]},  # the backends' user-message layout
+        {**params, "seed": seed, "layout": backends["layout"]},  # the backends' user-message layout
         args.targets,
         args.features,
         args.out,

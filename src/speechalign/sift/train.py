@@ -426,6 +426,7 @@ def run_variant(
     )
     metrics = summarise(result.rows, time.perf_counter() - started, dropped, len(train_ex), len(val_ex))
     metrics["processes"] = accelerator.num_processes
+    metrics["seed"] = cfg["seed"]
     if accelerator.is_main_process and result.steps >= cfg["steps"]:
         save_checkpoint(out, config, result.projectors, {"variant": variant, "metrics": metrics})
         write_curve(curves, result.rows)
