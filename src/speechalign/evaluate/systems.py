@@ -1,0 +1,310 @@
+"""The systems the evaluate stage compares, and how each answers a benchmark item.
+
+- every trained SIFT variant (params ``train.run``), once per training seed (``train.seeds``): the composed
+  backend with the variant's checkpoint as its projector hears the audio and reads the item's prompt;
+- ``untrained``: the same composed model with a freshly initialised semantic projector (the weights training
+  starts from with that seed): the floor, once per seed;
+- ``text``: the frozen LLM reading what the audio says (the item's ``spoken`` text) in place of the audio: the
+  upper bound (seed-free: one run);
+- ``cascade``: Whisper ASR (``models.whisper``) of the audio, then the LLM on the recognised text; the ASR
+  text and its word errors are recorded (seed-free: one run).
+
+For ``agreement`` items a system also answers the transcript (the text run); the scorer compares the two.
+Every prompt goes through the backends' chat rendering (``audio_run`` / ``text_run``: params
+``backends.system_prompt`` and ``backends.layout``, as in training) and every answer through the backends'
+batched greedy ``generate``. Finished answers are cached per (system, seed, item, configuration) in an
+append-only JSONL (``speechalign.sift.targets.TargetCache``: one ``write`` per batch, fsynced; a torn line is
+ignored), so an interrupted run resumes where it stopped.
+
+    runs = system_runs(["sift_s"], ["text", "cascade", "untrained"], seeds=[0, 1])
+    answers = answer_items(SystemRun("sift_s", 0), items, backend, cache=..., max_new_tokens=64)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from speechalign.errors import UserFacingError
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "BASELINES",
+    "CASCADE",
+    "SEED_FREE",
+    "TEXT",
+    "UNTRAINED",
+    "Answer",
+    "SystemRun",
+    "answer_items",
+    "asr_word_errors",
+    "backend_spec",
+    "read_answers",
+    "system_runs",
+    "write_answers",
+]
+
+TEXT, CASCADE, UNTRAINED = "text", "cascade", "untrained"
+BASELINES = (TEXT, CASCADE, UNTRAINED)
+SEED_FREE = (TEXT, CASCADE)  # greedy answers that no seed can change: one run, at the first seed
+AGREEMENT = "agreement"  # the task whose items are also answered from their transcript
+
+
+@dataclass(frozen=True)
+class SystemRun:
+    system: str  # a trained variant, or one of BASELINES
+    seed: int
+
+    @property
+    def kind(self) -> str:
+        return self.system if self.system in BASELINES else "trained"
+
+
+def system_runs(trained: Sequence[str], baselines: Sequence[str], seeds: Sequence[int]) -> list[SystemRun]:
+    """Every (system, seed) the stage runs: trained variants and the untrained floor per seed, the seed-free
+    baselines once (at the first seed)."""
+    if not seeds:
+        raise UserFacingError("params train.seeds is empty: the evaluate stage needs at least one seed")
+    clash = sorted(set(trained) & set(BASELINES))
+    if clash:
+        raise UserFacingError(f"trained variants may not be named like a baseline system: {clash}")
+    unknown = sorted(set(baselines) - set(BASELINES))
+    if unknown:
+        raise UserFacingError(f"unknown baseline systems {unknown}; known: {', '.join(BASELINES)}")
+    runs = [SystemRun(v, s) for v in trained for s in seeds]
+    for b in baselines:
+        runs += [SystemRun(b, seeds[0])] if b in SEED_FREE else [SystemRun(b, s) for s in seeds]
+    return runs
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One system's answer to one item: a line of ``results/evaluate/answers/{system}/seed{seed}.jsonl``."""
+
+    system: str
+    seed: int
+    item: str
+    task: str
+    subset: str
+    answer: str  # the speech run's answer (text: the LLM on the spoken text; cascade: on the ASR text)
+    text_answer: str | None = None  # agreement items: the answer to the transcript
+    asr_text: str | None = None  # cascade: what Whisper recognised
+    asr_errors: int | None = None  # cascade: word errors (S + D + I) against the spoken text, normalised
+    asr_words: int | None = None  # cascade: normalised words of the spoken text (corpus WER sums both)
+    reason: str = ""  # why the system could not answer ("" when it did); such an answer scores as wrong
+
+
+def asr_word_errors(spoken: str, recognised: str) -> tuple[int, int]:
+    """(S + D + I, N) of ``recognised`` against ``spoken`` after the reference stage's normalisation.
+
+    >>> asr_word_errors("Mary is forty-two.", "Mary 42")
+    (1, 4)
+    """
+    from speechalign.reference.matching import edit_operations
+    from speechalign.reference.normalise import normalise_words
+
+    ref = [t.text for t in normalise_words(spoken.split())]
+    hyp = [t.text for t in normalise_words(recognised.split())]
+    errors = sum(op != "match" for op, _, _ in edit_operations(ref, hyp))
+    return errors, len(ref)
+
+
+# --- backends ------------------------------------------------------------------------------------------
+def projector_source(checkpoint: str | os.PathLike) -> str:
+    """What a composed backend spec takes as ``projector`` for a SIFT checkpoint folder.
+
+    Workaround until the composed backend loads SIFT checkpoints itself: a single-encoder checkpoint's
+    ``semantic/`` folder is exactly the projector ``ComposedSpeechLLM`` puts in the speech slot
+    (speechalign.sift.model); a dual-encoder checkpoint is passed whole, for a backend that can read it."""
+    folder = Path(checkpoint)
+    if (folder / "projector.safetensors").is_file():
+        return str(folder)
+    if (folder / "sift_model.json").is_file() and not (folder / "paralinguistic").exists():
+        return str(folder / "semantic")
+    return str(folder)
+
+
+def backend_spec(
+    run: SystemRun,
+    checkpoint: str | None,
+    models: Mapping[str, Any],
+    backends: Mapping[str, Any],
+    train: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The composed backend entry a system run loads (``speechalign.backends.load_backend``).
+
+    Trained: the variant's checkpoint as projector. Untrained: a fresh projector of the trained variants'
+    architecture (``train.projector_hidden``, ``train.stack``), initialised from the seed. The seed-free
+    baselines use the LLM alone (the same fresh spec; its projector is never run)."""
+    if run.kind == "trained" and not checkpoint:
+        raise UserFacingError(f"system {run.system} is a trained variant: give its --checkpoint")
+    return {
+        "kind": "composed",
+        "llm": models["llm"],
+        "encoder": models["whisper"],
+        "projector": projector_source(checkpoint) if run.kind == "trained" else None,
+        "projector_hidden": train["projector_hidden"],
+        "stack": train["stack"],
+        "system_prompt": backends["system_prompt"],
+        "layout": backends["layout"],
+    }
+
+
+def checkpoint_digest(checkpoint: str | None) -> str:
+    """sha256 over a checkpoint folder's files (projectors are small): a retrained model misses the cache."""
+    if not checkpoint:
+        return ""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in Path(checkpoint).rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(checkpoint)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def configuration_key(spec: Mapping[str, Any], checkpoint: str | None, max_new_tokens: int, asr: str) -> str:
+    """Everything besides the item that changes an answer, hashed: model spec, weights, token budget, ASR."""
+    blob = json.dumps(
+        [dict(spec), checkpoint_digest(checkpoint), max_new_tokens, asr], sort_keys=True, ensure_ascii=False
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def item_key(run: SystemRun, item, configuration: str) -> str:
+    blob = json.dumps(
+        [run.system, run.seed, item.id, item.audio, item.spoken, item.prompt, configuration],
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+# --- answering -----------------------------------------------------------------------------------------
+@dataclass
+class Prepared:
+    """One item's runs (speech run first, then the transcript's for agreement), or why it cannot run."""
+
+    item: Any
+    runs: list
+    asr_text: str | None = None
+    reason: str = ""
+
+
+def prepare(run: SystemRun, item, backend, asr: Callable[[Any], str] | None) -> Prepared:
+    """The runs a system needs for one item; input problems become a recorded reason."""
+    from speechalign.backends import BackendInputError
+    from speechalign.backends.audio import load_wave
+
+    try:
+        if run.kind == TEXT:
+            return Prepared(item, [backend.text_run(item.spoken, item.prompt)])
+        if not item.audio:
+            return Prepared(item, [], reason="the item has no audio")
+        wave = load_wave(item.audio, backend.sample_rate)
+        asr_text = None
+        if run.kind == CASCADE:
+            asr_text = asr(wave).strip() if asr else ""
+            if not asr_text:
+                return Prepared(item, [], asr_text="", reason="the ASR recognised no words")
+            first = backend.text_run(asr_text, item.prompt)
+        else:
+            first = backend.audio_run(wave, item.prompt)
+        runs = [first]
+        if item.task == AGREEMENT:
+            runs.append(backend.text_run(item.spoken, item.prompt))
+        return Prepared(item, runs, asr_text=asr_text)
+    except BackendInputError as err:
+        return Prepared(item, [], reason=str(err))
+
+
+def to_answer(run: SystemRun, prepared: Prepared, generated: Sequence[str]) -> Answer:
+    item = prepared.item
+    fields: dict[str, Any] = {"system": run.system, "seed": run.seed, "item": item.id}
+    fields |= {"task": item.task, "subset": item.subset, "reason": prepared.reason}
+    if prepared.asr_text is not None:
+        errors, words = asr_word_errors(item.spoken, prepared.asr_text)
+        fields |= {"asr_text": prepared.asr_text, "asr_errors": errors, "asr_words": words}
+    if prepared.reason:
+        return Answer(answer="", **fields)
+    text_answer = None
+    if item.task == AGREEMENT:  # the text system's one run reads the transcript: both answers are that one
+        text_answer = generated[1] if len(generated) > 1 else generated[0]
+    return Answer(answer=generated[0], text_answer=text_answer, **fields)
+
+
+def answer_items(
+    run: SystemRun,
+    items: Sequence,
+    backend,
+    cache=None,
+    configuration: str = "",
+    max_new_tokens: int = 64,
+    batch_size: int = 8,
+    asr: Callable[[Any], str] | None = None,
+    chunk_items: int | None = None,
+) -> list[Answer]:
+    """Every item's answer, in item order: cached ones reused, the rest prepared, generated in batches and
+    appended to ``cache`` (a ``TargetCache``) every ``chunk_items`` items (default ``4 * batch_size``)."""
+    from tqdm import tqdm
+
+    keys = [item_key(run, item, configuration) for item in items]
+    done: dict[str, Answer] = {}
+    for key in keys:
+        entry = cache.get(key) if cache is not None else None
+        if entry is not None:
+            done[key] = Answer(**entry["answer"])
+    todo = [i for i, k in enumerate(keys) if k not in done]
+    log.info("%s seed %d: %d answers cached, %d to generate", run.system, run.seed, len(done), len(todo))
+    chunk_items = chunk_items or 4 * batch_size
+    with tqdm(total=len(todo), desc=f"{run.system} seed{run.seed}", unit="item", mininterval=2) as bar:
+        for first in range(0, len(todo), chunk_items):
+            chunk = todo[first : first + chunk_items]
+            prepared = [prepare(run, items[i], backend, asr) for i in chunk]
+            runs = [r for p in prepared for r in p.runs]
+            generated = backend.generate(runs, max_new_tokens, batch_size) if runs else []
+            new, at = {}, 0
+            for i, p in zip(chunk, prepared, strict=True):
+                new[keys[i]] = to_answer(run, p, generated[at : at + len(p.runs)])
+                at += len(p.runs)
+            if cache is not None:
+                cache.add_many({"key": k, "answer": asdict(a)} for k, a in new.items())
+            done |= new
+            bar.update(len(chunk))
+    return [done[k] for k in keys]
+
+
+def write_answers(path: str | os.PathLike, answers: Sequence[Answer]) -> None:
+    """The answers as JSONL, atomically (the stage's DVC-tracked output)."""
+    from speechalign.io import write_text
+
+    write_text(
+        path, "".join(json.dumps(asdict(a), ensure_ascii=False, sort_keys=True) + "\n" for a in answers)
+    )
+
+
+def read_answers(path: str | os.PathLike) -> list[Answer]:
+    path = Path(path)
+    if not path.is_file():
+        raise UserFacingError(
+            f"{path} is missing; run `snakemake --cores 1 evaluate` to answer the benchmark"
+        )
+    return [
+        Answer(**json.loads(line)) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
+    ]
+
+
+def whisper_asr(whisper: str, recogniser: str = "faster-whisper", threads: int = 2) -> Callable[[Any], str]:
+    """Whisper ASR of a 16 kHz waveform with the reference stage's decoding settings (greedy, English)."""
+    from speechalign.reference.aligners import AlignerSettings, align
+
+    settings = AlignerSettings(whisper=whisper, threads=threads)
+
+    def transcribe(wave) -> str:
+        return align(recogniser, wave, 16000, "", settings).text
+
+    return transcribe

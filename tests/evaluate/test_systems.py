@@ -1,0 +1,243 @@
+"""Evaluate systems: which runs exist, how each system answers (speech, transcript, ASR), rejections recorded,
+and the resumable answer cache. A fake backend checks the bookkeeping exactly; the tiny random composed model
+checks the real backend path."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from speechalign.backends import BackendInputError, Run
+from speechalign.errors import UserFacingError
+from speechalign.evaluate import systems as S
+from speechalign.evaluate.items import BenchItem
+from speechalign.sift.targets import TargetCache
+
+TESTS = Path(__file__).resolve().parents[1]
+
+
+class FakeBackend:
+    """Answers say what the model was given; audio shorter than 0.1 s is refused like a real backend."""
+
+    sample_rate = 16000
+
+    def __init__(self, fail_after: int | None = None):
+        self.calls: list[int] = []
+        self.fail_after = fail_after
+
+    def audio_run(self, wave, task):
+        if len(wave) < 1600:
+            raise BackendInputError("audio is shorter than one audio position")
+        return Run("audio", (0, 1), 1, payload={"say": f"heard {len(wave)} samples; {task}"})
+
+    def text_run(self, transcript, task):
+        return Run("text", (0, 1), 1, payload={"say": f"read {transcript}; {task}"})
+
+    def generate(self, runs, max_new_tokens, batch_size=8):
+        if self.fail_after is not None and len(self.calls) >= self.fail_after:
+            raise RuntimeError("interrupted")
+        self.calls.append(len(runs))
+        return [r.payload["say"] for r in runs]
+
+
+@pytest.fixture
+def items(tmp_path):
+    def wav(name, seconds):
+        path = tmp_path / f"{name}.flac"
+        sf.write(path, np.zeros(int(16000 * seconds), dtype=np.float32), 16000)
+        return str(path)
+
+    question = "What is two plus two? A four B five"
+    return [
+        BenchItem(
+            "m1", "mcq", "arithmetic", wav("m1", 1.0), question, "Answer A or B.", ("A",), ("four", "five")
+        ),
+        BenchItem("a1", "agreement", "open", wav("a1", 0.5), "Tell me about cats.", ""),
+        BenchItem(
+            "s1", "sqa", "passages", wav("s1", 0.05), "Mary is forty-two.", "How old is Mary?", ("42",)
+        ),
+    ]
+
+
+def test_system_runs_trained_and_untrained_per_seed_seed_free_baselines_once():
+    runs = S.system_runs(["sift_s", "tsit_s"], ["text", "cascade", "untrained"], seeds=[0, 1])
+    assert [(r.system, r.seed) for r in runs] == [
+        ("sift_s", 0), ("sift_s", 1), ("tsit_s", 0), ("tsit_s", 1),
+        ("text", 0), ("cascade", 0), ("untrained", 0), ("untrained", 1),
+    ]  # fmt: skip
+    assert {r.kind for r in runs} == {"trained", "text", "cascade", "untrained"}
+
+
+@pytest.mark.parametrize(
+    ("trained", "baselines", "seeds", "message"),
+    [
+        (["text"], [], [0], "named like a baseline"),
+        (["sift_s"], ["oracle"], [0], "unknown baseline"),
+        (["sift_s"], [], [], "train.seeds is empty"),
+    ],
+)
+def test_system_runs_refuse_bad_configurations(trained, baselines, seeds, message):
+    with pytest.raises(UserFacingError, match=message):
+        S.system_runs(trained, baselines, seeds)
+
+
+@pytest.mark.parametrize(
+    ("spoken", "recognised", "expected"),
+    [
+        ("Mary is forty-two.", "Mary is 42", (0, 4)),  # numbers normalised: no error
+        ("Mary is forty-two.", "Mary 42", (1, 4)),  # one deletion
+        ("the cat sat", "a cat sat down", (2, 3)),  # one substitution, one insertion
+        ("the cat", "", (2, 2)),
+    ],
+)
+def test_asr_word_errors_by_hand(spoken, recognised, expected):
+    assert S.asr_word_errors(spoken, recognised) == expected
+
+
+def test_speech_systems_hear_the_audio_and_agreement_also_reads_the_transcript(items):
+    backend = FakeBackend()
+    answers = S.answer_items(S.SystemRun("sift_s", 0), items, backend, batch_size=2)
+    m1, a1, s1 = answers
+    assert m1.answer == "heard 16000 samples; Answer A or B." and m1.text_answer is None
+    assert a1.answer == "heard 8000 samples; " and a1.text_answer == "read Tell me about cats.; "
+    assert (s1.answer, s1.reason) == ("", "audio is shorter than one audio position")  # recorded, not dropped
+    assert (m1.system, m1.seed, m1.task, m1.subset) == ("sift_s", 0, "mcq", "arithmetic")
+    assert backend.calls == [3]  # one chunk, the rejected item generates nothing
+
+
+def test_text_system_reads_the_spoken_text_and_agrees_with_itself(items):
+    answers = S.answer_items(S.SystemRun("text", 0), items, FakeBackend())
+    assert answers[0].answer == "read What is two plus two? A four B five; Answer A or B."
+    assert answers[1].answer == answers[1].text_answer == "read Tell me about cats.; "
+    assert answers[2].reason == ""  # the text run needs no audio
+
+
+def test_cascade_answers_the_recognised_text_and_records_its_word_errors(items):
+    heard = {16000: "what is two plus 2 a four b five", 8000: "tell me about hats", 800: ""}
+    answers = S.answer_items(S.SystemRun("cascade", 0), items, FakeBackend(), asr=lambda w: heard[len(w)])
+    m1, a1, s1 = answers
+    assert m1.answer == "read what is two plus 2 a four b five; Answer A or B."
+    assert (m1.asr_errors, m1.asr_words) == (0, 9)
+    assert a1.answer == "read tell me about hats; " and a1.text_answer == "read Tell me about cats.; "
+    assert (a1.asr_text, a1.asr_errors, a1.asr_words) == ("tell me about hats", 1, 4)
+    assert (s1.answer, s1.reason, s1.asr_text) == ("", "the ASR recognised no words", "")
+
+
+def test_answers_resume_from_the_cache_after_an_interruption(items, tmp_path):
+    more = items + [BenchItem(f"x{k}", "mcq", "arithmetic", items[0].audio, f"q{k}", "", ("A",), ("a", "b"))
+                    for k in range(4)]  # fmt: skip
+    run, cache_path = S.SystemRun("sift_s", 0), tmp_path / "cache.jsonl"
+    with pytest.raises(RuntimeError, match="interrupted"):
+        S.answer_items(run, more, FakeBackend(fail_after=1), cache=TargetCache(cache_path), chunk_items=3)
+    assert len(cache_path.read_text().splitlines()) == 3  # the first chunk was kept
+    again = FakeBackend()
+    answers = S.answer_items(run, more, again, cache=TargetCache(cache_path), chunk_items=3)
+    assert again.calls == [3, 1]  # only the four items left: three, then one
+    assert answers == S.answer_items(run, more, FakeBackend(), chunk_items=3)  # as if never interrupted
+    done = FakeBackend()
+    S.answer_items(run, more, done, cache=TargetCache(cache_path))
+    assert done.calls == []  # everything cached
+    other = FakeBackend()
+    S.answer_items(run, more, other, cache=TargetCache(cache_path), configuration="retrained")
+    assert sum(other.calls) > 0  # another configuration (weights, token budget) misses the cache
+
+
+def test_answers_file_round_trip(items, tmp_path):
+    answers = S.answer_items(S.SystemRun("cascade", 0), items, FakeBackend(), asr=lambda w: "hello")
+    S.write_answers(tmp_path / "a.jsonl", answers)
+    assert S.read_answers(tmp_path / "a.jsonl") == answers
+    assert json.loads((tmp_path / "a.jsonl").read_text().splitlines()[0])["asr_text"] == "hello"
+    with pytest.raises(UserFacingError, match="snakemake --cores 1 evaluate"):
+        S.read_answers(tmp_path / "missing.jsonl")
+
+
+MODELS = {"llm": "smollm2-135m-instruct", "whisper": "whisper-base"}
+BACKENDS = {"system_prompt": "You are a helpful assistant.", "layout": "{speech}\n{task}"}
+TRAIN = {"projector_hidden": 256, "stack": 4}
+
+
+def test_backend_specs_follow_training_settings(tmp_path):
+    untrained = S.backend_spec(S.SystemRun("untrained", 3), None, MODELS, BACKENDS, TRAIN)
+    assert untrained["projector"] is None and untrained["projector_hidden"] == 256
+    assert (
+        untrained["system_prompt"] == BACKENDS["system_prompt"] and untrained["layout"] == BACKENDS["layout"]
+    )
+    with pytest.raises(UserFacingError, match="--checkpoint"):
+        S.backend_spec(S.SystemRun("sift_s", 0), None, MODELS, BACKENDS, TRAIN)
+    single = tmp_path / "sift_s" / "seed0"
+    (single / "semantic").mkdir(parents=True)
+    (single / "sift_model.json").write_text("{}")
+    spec = S.backend_spec(S.SystemRun("sift_s", 0), str(single), MODELS, BACKENDS, TRAIN)
+    assert spec["projector"] == str(single / "semantic")  # a single-encoder checkpoint's projector
+
+
+def test_configuration_key_changes_with_the_checkpoint_weights(tmp_path):
+    folder = tmp_path / "ckpt"
+    folder.mkdir()
+    (folder / "w.bin").write_bytes(b"one")
+    spec = {"kind": "composed"}
+    first = S.configuration_key(spec, str(folder), 64, "faster-whisper")
+    assert first == S.configuration_key(spec, str(folder), 64, "faster-whisper")
+    assert first != S.configuration_key(spec, str(folder), 32, "faster-whisper")
+    (folder / "w.bin").write_bytes(b"two")
+    assert first != S.configuration_key(spec, str(folder), 64, "faster-whisper")
+
+
+def tiny_models():
+    spec = importlib.util.spec_from_file_location("tiny_models", TESTS / "backends" / "tiny_models.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_composed_backend_answers_through_its_own_runs_deterministically(items, tmp_path):
+    tiny = tiny_models()
+    backend = tiny.tiny_composed()
+    tone = tmp_path / "tone.flac"
+    sf.write(tone, tiny.tone(1.2), 16000)
+    real = [
+        BenchItem(
+            "t1", "mcq", "arithmetic", str(tone), "Two plus two?", "Answer A or B.", ("A",), ("4", "5")
+        ),
+        BenchItem("t2", "agreement", "open", str(tone), "Tell me about cats.", ""),
+    ]
+    run = S.SystemRun("untrained", 0)
+    first = S.answer_items(run, real, backend, max_new_tokens=5, batch_size=2)
+    assert all(isinstance(a.answer, str) and not a.reason for a in first)
+    assert first[1].text_answer is not None
+    assert (
+        S.answer_items(run, real, backend, max_new_tokens=5, batch_size=1) == first
+    )  # batching changes nothing
+
+
+def test_scores_count_unanswered_items_as_wrong_and_agreement_without_a_text_answer_as_missing(items):
+    from speechalign.evaluate.scores import SCORE_COLUMNS, asr_summary, score_answers
+
+    answers = [
+        S.Answer("cascade", 0, "m1", "mcq", "arithmetic", "The answer is A.", asr_errors=1, asr_words=9),
+        S.Answer(
+            "cascade", 0, "a1", "agreement", "open", "cats purr", text_answer="", asr_errors=3, asr_words=4
+        ),
+        S.Answer(
+            "cascade", 0, "s1", "sqa", "passages", "", reason="the ASR recognised no words", asr_words=4
+        ),
+        S.Answer("sift_s", 0, "a1", "agreement", "open", "cats purr", text_answer="cats purr"),
+    ]
+    embed = lambda texts: np.array([[1.0, 0.0] if t == "cats purr" else [0.0, 1.0] for t in texts])  # noqa: E731
+    scores = score_answers(items, answers, embed)
+    assert list(scores.columns) == SCORE_COLUMNS
+    assert scores["score"].tolist()[0] == 1.0 and scores["parsed"].tolist()[0]
+    assert np.isnan(scores["score"][1]) and "no answer to compare" in scores["reason"][1]
+    assert (scores["score"][2], scores["parsed"][2]) == (0.0, False)
+    assert scores["reason"][2] == "not answered: the ASR recognised no words"
+    assert scores["score"][3] == pytest.approx(1.0)
+    assert asr_summary(answers) == {
+        "cascade/seed0": {"errors": 4, "words": 17, "wer": 4 / 17}
+    }  # summed counts
+    with pytest.raises(UserFacingError, match="do not hold"):
+        score_answers(items[:1], answers, embed)
