@@ -7,6 +7,7 @@ the ``pocketsphinx`` wheel): word times for speech that comes without them (pipe
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -16,6 +17,7 @@ from speechalign.errors import UserFacingError
 
 ALIGN_RATE = 16000
 FRAMES_PER_SECOND = 100  # pocketsphinx's frame rate
+NO_PATH = "pocketsphinx found no alignment of the transcript to the audio"
 
 
 class AlignmentError(UserFacingError):
@@ -46,27 +48,72 @@ def out_of_dictionary(tokens: list[str]) -> list[str]:
     return [t for t in tokens if decoder.lookup_word(t) is None]
 
 
-def align_words(audio: np.ndarray, transcript: str, sample_rate: int = ALIGN_RATE) -> tuple[Word, ...]:
+def add_pronunciations(lexicon: Mapping[str, str]) -> None:
+    """Teach the decoder words its dictionary lacks (``{"mak'st": "M EY K S T"}``, CMU phones, no stress).
+    Words it already knows keep their own pronunciations."""
+    decoder = _decoder()
+    for word, phones in lexicon.items():
+        if decoder.lookup_word(word.lower()) is None:
+            try:
+                decoder.add_word(word.lower(), phones, True)
+            except RuntimeError as err:
+                raise AlignmentError(f"cannot add {word!r} /{phones}/ to the dictionary: {err}") from err
+
+
+def pcm16(audio: np.ndarray, sample_rate: int) -> np.ndarray:
+    """16 kHz 16-bit samples for the decoder; empty or non-finite audio is an AlignmentError."""
+    if audio.size == 0:
+        raise AlignmentError("empty audio: nothing to align")
+    if not np.isfinite(audio).all():
+        raise AlignmentError("audio contains NaN or infinity")
+    return np.clip(resample(audio, sample_rate) * 32767, -32768, 32767).astype(np.int16)
+
+
+def decode_segments(pcm: np.ndarray, text: str) -> list:
+    """The decoder's word segments for ``text`` in ``pcm`` (silences and noise dropped).
+
+    pocketsphinx signals "no path" in several ways: hyp() None, seg() None (iterating it raised TypeError
+    before this was handled) or a RuntimeError. All become AlignmentError, and the utterance is always
+    ended, so that a failure cannot leave the cached decoder mid-utterance for the next call."""
+    decoder = _decoder()
+    try:
+        decoder.set_align_text(text)
+        decoder.start_utt()
+    except RuntimeError as err:
+        raise AlignmentError(f"pocketsphinx cannot set up the alignment: {err}") from err
+    try:
+        decoder.process_raw(pcm.tobytes(), full_utt=True)
+    finally:
+        decoder.end_utt()
+    if decoder.hyp() is None:
+        raise AlignmentError(NO_PATH)
+    segments = decoder.seg()
+    if segments is None:
+        raise AlignmentError(NO_PATH)
+    return [s for s in segments if s.word not in ("<s>", "</s>", "<sil>", "[NOISE]")]
+
+
+def align_words(
+    audio: np.ndarray,
+    transcript: str,
+    sample_rate: int = ALIGN_RATE,
+    lexicon: Mapping[str, str] | None = None,
+) -> tuple[Word, ...]:
     """Word times of ``transcript`` in ``audio``, one Word per whitespace token (original spelling kept).
 
-    Raises AlignmentError for tokens the dictionary lacks (spell numbers out first) or when the
-    decoder finds no alignment covering every word."""
+    ``lexicon`` adds pronunciations for words the dictionary lacks. Raises AlignmentError (never another
+    error type) for empty or non-finite audio, an empty transcript, tokens the dictionary lacks (spell
+    numbers out first) or when the decoder finds no alignment covering every word."""
     originals = [t for t in transcript.split() if normalise_token(t)]
     tokens = [normalise_token(t) for t in originals]
     if not tokens:
         raise AlignmentError("empty transcript")
+    if lexicon:
+        add_pronunciations(lexicon)
     missing = out_of_dictionary(tokens)
     if missing:
         raise AlignmentError(f"words not in the pocketsphinx dictionary: {sorted(set(missing))}")
-    pcm = np.clip(resample(audio, sample_rate) * 32767, -32768, 32767).astype(np.int16)
-    decoder = _decoder()
-    decoder.set_align_text(" ".join(tokens))
-    decoder.start_utt()
-    decoder.process_raw(pcm.tobytes(), full_utt=True)
-    decoder.end_utt()
-    if decoder.hyp() is None:
-        raise AlignmentError("pocketsphinx found no alignment of the transcript to the audio")
-    segments = [s for s in (decoder.seg() or []) if s.word not in ("<s>", "</s>", "<sil>", "[NOISE]")]
+    segments = decode_segments(pcm16(audio, sample_rate), " ".join(tokens))
     if len(segments) != len(tokens):
         raise AlignmentError(f"aligned {len(segments)} of {len(tokens)} words")
     words = []
