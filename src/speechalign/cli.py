@@ -36,6 +36,7 @@ STAGES: dict[str, str] = {
     "features": "speechalign.sift.cli_features",
     "train": "speechalign.sift.cli_train",
     "sift-eval": "speechalign.sift.cli_eval",
+    "evaluate": "speechalign.evaluate.cli",
     "report": "speechalign.report.cli",
 }
 

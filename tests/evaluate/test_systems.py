@@ -241,3 +241,53 @@ def test_scores_count_unanswered_items_as_wrong_and_agreement_without_a_text_ans
     }  # summed counts
     with pytest.raises(UserFacingError, match="do not hold"):
         score_answers(items[:1], answers, embed)
+
+
+def test_score_cli_writes_scores_tables_and_metrics(tmp_path):
+    import pandas as pd
+
+    from speechalign.cli import main
+    from speechalign.evaluate.items import write_items
+
+    gender = "Male or female? A male B female"
+    bench = [
+        BenchItem(
+            "m1", "mcq", "arithmetic", None, "Two plus two? A four B five", "", ("A",), ("four", "five")
+        ),
+        BenchItem("p1", "paralinguistic", "gender", None, "Hello there.", gender, ("B",), ("male", "female")),
+    ]
+    write_items(tmp_path / "items.jsonl", bench)
+    said = {"sift_s": ("A", "maybe"), "text": ("B", "(B)")}
+    answers = {
+        system: [
+            S.Answer(system, 0, "m1", "mcq", "arithmetic", mcq),
+            S.Answer(system, 0, "p1", "paralinguistic", "gender", gender),
+        ]
+        for system, (mcq, gender) in said.items()
+    }
+    for system, rows in answers.items():
+        S.write_answers(tmp_path / f"{system}.jsonl", rows)
+    params = {
+        "baselines": ["text"],
+        "asr": "faster-whisper",
+        "max_new_tokens": 8,
+        "confidence": 0.95,
+        "bootstrap": 200,
+    }
+    code = main([
+        "evaluate", "score", "--items", str(tmp_path / "items.jsonl"),
+        "--answers", str(tmp_path / "sift_s.jsonl"), str(tmp_path / "text.jsonl"),
+        "--scores", str(tmp_path / "scores.parquet"), "--tables", str(tmp_path / "tables.csv"),
+        "--metrics", str(tmp_path / "metrics.json"), "--seed", "0",
+        "--params", json.dumps(params), "--models-params", json.dumps({"sbert": "all-minilm-l6-v2"}),
+    ])  # fmt: skip
+    assert code == 0
+    scores = pd.read_parquet(tmp_path / "scores.parquet")
+    assert scores.set_index(["system", "item"])["score"].to_dict() == {
+        ("sift_s", "m1"): 1.0, ("sift_s", "p1"): 0.0, ("text", "m1"): 0.0, ("text", "p1"): 1.0,
+    }  # fmt: skip
+    metrics = json.loads((tmp_path / "metrics.json").read_text())
+    assert metrics["table3"]["sift_s"]["semantic/mcq"] == 100.0
+    assert metrics["table7"]["text"]["paralinguistic/gender"] == 100.0
+    tables = pd.read_csv(tmp_path / "tables.csv")
+    assert (tables.loc[tables["system"] == "cascade", "note"] == "not run").all()

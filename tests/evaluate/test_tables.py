@@ -152,3 +152,13 @@ def test_t_interval_needs_two_values():
 def test_unknown_column_group_is_refused():
     with pytest.raises(ValueError, match="unknown column group"):
         T.columns_for(scores_frame([]), "chat")
+
+
+def test_long_form_and_split_tables_round_trip():
+    scores = scores_frame([("sift_s", 0, "mcq", "k", "a", 1.0), ("text", 0, "sqa", "qa", "b", 0.0)])
+    tables = T.build_tables(scores, ["sift_s", "text"])
+    frame = T.long_form(tables)
+    assert sorted(frame["table"].unique()) == [3, 4, 5, 6, 7]
+    back = T.split_tables(frame)
+    assert back.keys() == tables.keys()
+    pd.testing.assert_frame_equal(back[3], tables[3])

@@ -67,6 +67,8 @@ __all__ = [
     "build_tables",
     "cell",
     "columns_for",
+    "long_form",
+    "split_tables",
     "t_interval",
     "table_markdown",
     "write_tables",
@@ -287,6 +289,16 @@ def build_tables(
     return {
         spec.number: build_table(scores, spec, systems_run, confidence, resamples, seed) for spec in TABLES
     }
+
+
+def long_form(tables: Mapping[int, pd.DataFrame]) -> pd.DataFrame:
+    """Every table in one frame (the ``table`` column tells them apart), as the evaluate stage stores them."""
+    return pd.concat([tables[n] for n in sorted(tables)], ignore_index=True)
+
+
+def split_tables(frame: pd.DataFrame) -> dict[int, pd.DataFrame]:
+    """The inverse of :func:`long_form`."""
+    return {int(n): rows.reset_index(drop=True) for n, rows in frame.groupby("table", sort=True)}
 
 
 def format_cell(mean: float, low: float, high: float) -> str:

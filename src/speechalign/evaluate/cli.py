@@ -1,0 +1,125 @@
+"""``speechalign evaluate``: systems answer the spoken benchmark; their answers are scored into AZEROS
+Tables 3-7.
+
+    # one system x seed (trained variants take --checkpoint; text, cascade and untrained do not)
+    speechalign evaluate answer --system sift_s --seed 0 --items data/corpora/bench/items.jsonl \\
+        --checkpoint data/sift/models/sift_s/seed0 --out results/evaluate/answers/sift_s/seed0.jsonl \\
+        --cache data/cache/evaluate/sift_s/seed0.jsonl
+    # every answer file -> scores, tables, metrics
+    speechalign evaluate score --items data/corpora/bench/items.jsonl \\
+        --answers results/evaluate/answers/*/seed*.jsonl --scores results/evaluate/scores.parquet \\
+        --tables results/evaluate/tables.csv --metrics results/evaluate/metrics.json
+
+The report notebook (notebooks/evaluate.ipynb) renders the tables as results/tables/azeros_table{3..7}.*.
+Params: the stage's own section ``evaluate`` (``--params``), and ``backends``, ``train`` and ``models``
+(``--backends-params`` etc.; rules pass each as JSON, else params.yaml is read).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from speechalign.cli import add_params_option, stage_params
+from speechalign.respond.cli import add_section_option, section, top_level
+
+HELP = "answer the spoken benchmark (one system x seed) or score every answer into the AZEROS tables"
+log = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="action", required=True, metavar="<action>")
+    answer = sub.add_parser("answer", help="one system x seed answers every benchmark item")
+    answer.add_argument(
+        "--system", required=True, help="a variant of params train.run, text, cascade or untrained"
+    )
+    answer.add_argument(
+        "--seed", required=True, type=int, help="training seed (untrained: initialisation seed)"
+    )
+    answer.add_argument("--items", required=True, type=Path, help="benchmark items (JSONL)")
+    answer.add_argument("--checkpoint", help="the variant's SIFT checkpoint folder (trained systems only)")
+    answer.add_argument("--out", required=True, type=Path, help="answers (JSONL)")
+    answer.add_argument("--cache", type=Path, help="resumable cache of finished answers (JSONL)")
+    score = sub.add_parser("score", help="score every answer file; write scores, tables and metrics")
+    score.add_argument("--items", required=True, type=Path, help="benchmark items (JSONL)")
+    score.add_argument("--answers", required=True, nargs="+", type=Path, help="answer files")
+    score.add_argument("--scores", required=True, type=Path, help="long-form scores (.parquet)")
+    score.add_argument("--tables", required=True, type=Path, help="Tables 3-7 in long form (.csv)")
+    score.add_argument("--metrics", required=True, type=Path, help="DVC metrics (.json)")
+    score.add_argument("--seed", type=int, help="seed of the bootstrap resampling (default: params seed)")
+    for p in (answer, score):
+        add_params_option(p, "evaluate")
+        for name in ("backends", "train", "models"):
+            add_section_option(p, name)
+
+
+def run(args: argparse.Namespace) -> None:
+    {"answer": run_answer, "score": run_score}[args.action](args)
+
+
+def run_answer(args: argparse.Namespace) -> None:
+    import torch
+
+    from speechalign.backends import load_backend
+    from speechalign.evaluate import systems as S
+    from speechalign.evaluate.items import read_items
+    from speechalign.sift.targets import TargetCache
+
+    params = stage_params(args, "evaluate")
+    backends, train, models = section(args, "backends"), section(args, "train"), section(args, "models")
+    run = S.SystemRun(args.system, args.seed)
+    torch.manual_seed(args.seed)
+    items = read_items(args.items)
+    spec = S.backend_spec(run, args.checkpoint, models, backends, train)
+    backend = load_backend(spec, seed=args.seed)
+    asr = S.whisper_asr(models["whisper"], params["asr"]) if run.kind == S.CASCADE else None
+    configuration = S.configuration_key(spec, args.checkpoint, params["max_new_tokens"], params["asr"])
+    answers = S.answer_items(
+        run,
+        items,
+        backend,
+        cache=TargetCache(args.cache) if args.cache else None,
+        configuration=configuration,
+        max_new_tokens=params["max_new_tokens"],
+        batch_size=backends["batch_size"],
+        asr=asr,
+    )
+    S.write_answers(args.out, answers)
+    rejected = sum(bool(a.reason) for a in answers)
+    log.info(
+        "%s seed %d: %d answers (%d not answered) -> %s",
+        run.system,
+        run.seed,
+        len(answers),
+        rejected,
+        args.out,
+    )
+
+
+def run_score(args: argparse.Namespace) -> None:
+    from speechalign.evaluate import tables as T
+    from speechalign.evaluate.items import read_items
+    from speechalign.evaluate.scores import asr_summary, score_answers
+    from speechalign.evaluate.scoring import sbert_embedder
+    from speechalign.evaluate.systems import read_answers
+    from speechalign.io import atomic_path, write_json, write_text
+    from speechalign.models import model_path
+
+    params = stage_params(args, "evaluate")
+    models = section(args, "models")
+    items = read_items(args.items)
+    answers = [a for path in args.answers for a in read_answers(path)]
+    needs_sbert = any(i.task == "agreement" for i in items)
+    embed = sbert_embedder(model_path(models["sbert"])) if needs_sbert else None
+    scores = score_answers(items, answers, embed)
+    with atomic_path(args.scores) as tmp:
+        scores.to_parquet(tmp, index=False)
+    systems_run = sorted({a.system for a in answers})
+    seed = top_level(args, "seed")
+    tables = T.build_tables(scores, systems_run, params["confidence"], params["bootstrap"], seed)
+    write_text(args.tables, T.long_form(tables).to_csv(index=False))
+    write_json(args.metrics, {**T.metrics(tables), "asr": asr_summary(answers)})
+    log.info(
+        "scored %d answers of %d systems -> %s, %s", len(scores), len(systems_run), args.scores, args.tables
+    )

@@ -1,0 +1,127 @@
+"""Evaluation report: AZEROS Tables 3-7 as files, a figure of every system's per-task scores with their
+intervals, and the project's own figure: the ALAS-by-layer curves of the TSIT, SIT and SIFT variants beside
+their benchmark scores. Reads the evaluate stage's files; every number comes from speechalign.evaluate."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from speechalign.evaluate import tables as T
+
+# The paradigm comparison of the project's own figure (AZEROS Table 3's stage-1 variants).
+PARADIGMS = ("tsit_s", "sit_s", "sift_s")
+
+
+def read_tables(path: str | os.PathLike) -> dict[int, pd.DataFrame]:
+    """The evaluate stage's ``results/evaluate/tables.csv``, one frame per table number."""
+    return T.split_tables(pd.read_csv(path, keep_default_na=True).fillna({"method": "", "note": ""}))
+
+
+def all_systems(scores: pd.DataFrame, confidence: float, resamples: int, seed: int) -> pd.DataFrame:
+    """Every system's cells over every column (the tables' rules), for the per-task figure."""
+    systems = tuple(sorted(scores["system"].unique()))
+    spec = T.TableSpec(0, "every system", systems, ("semantic", "paralinguistic"))
+    return T.build_table(scores, spec, systems, confidence, resamples, seed)
+
+
+def scores_figure(cells: pd.DataFrame, title: str = "") -> Figure:
+    """One panel per column (task or paralinguistic subset, composites last), one row per system: the mean
+    (x100) with its interval; hollow markers for a bootstrap over items (one seed), filled for a t interval
+    over seeds."""
+    columns = list(dict.fromkeys(zip(cells["group"], cells["column"], strict=True)))
+    systems = list(dict.fromkeys(cells["system"]))
+    fig, axes = plt.subplots(
+        1,
+        len(columns),
+        figsize=(2.2 * len(columns) + 1.5, 0.32 * len(systems) + 1.4),
+        sharey=True,
+        squeeze=False,
+    )
+    y = np.arange(len(systems))
+    for ax, (group, column) in zip(axes[0], columns, strict=True):
+        part = (
+            cells[(cells["group"] == group) & (cells["column"] == column)]
+            .set_index("system")
+            .reindex(systems)
+        )
+        for k, (_, row) in enumerate(part.iterrows()):
+            if not math.isfinite(row["mean"]):
+                continue
+            filled = row["method"] == T.T_INTERVAL
+            ax.plot([row["low"], row["high"]], [k, k], color=f"C{k % 10}", lw=1.5)
+            ax.plot(row["mean"], k, "o", color=f"C{k % 10}", mfc=f"C{k % 10}" if filled else "white", ms=5)
+        ax.set_title(f"{column}\n({group})", fontsize=8)
+        ax.axvline(0, color="0.8", lw=0.8)
+        ax.tick_params(labelsize=7)
+        ax.grid(axis="x", color="0.92")
+    axes[0][0].set_yticks(y, systems, fontsize=7)
+    axes[0][0].invert_yaxis()
+    fig.supxlabel("score x100 (higher is better): mean and interval", fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def variant_alas(summaries: Mapping[str, str | os.PathLike]) -> pd.DataFrame:
+    """ALAS by layer (``speechalign.report.alas.layer_table``) of each variant's backend, with a ``variant``
+    column: ``summaries`` maps a variant to its backend's ``results/alas/<backend>/<corpus>.json``."""
+    from speechalign.report.alas import layer_table
+
+    frames = [layer_table([path]).assign(variant=variant) for variant, path in summaries.items()]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def alas_vs_benchmark_figure(
+    alas: pd.DataFrame, cells: pd.DataFrame, variants: Sequence[str] = PARADIGMS, title: str = ""
+) -> Figure:
+    """Left: ALAS by layer (tokens, lower is better, 95% band; dashed: the uniform path) of each variant.
+    Right: the same variants' benchmark scores (semantic overall and each semantic task, x100, intervals).
+    A variant without ALAS results is named in the left panel instead of drawn."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8), gridspec_kw={"width_ratios": [1.2, 1]})
+    missing = []
+    for i, variant in enumerate(variants):
+        rows = alas[alas["variant"] == variant] if len(alas) else alas
+        if rows is None or not len(rows):
+            missing.append(variant)
+            continue
+        left.plot(rows["layer"], rows["alas_tokens"], color=f"C{i}", label=variant)
+        left.fill_between(rows["layer"], rows["ci_low"], rows["ci_high"], color=f"C{i}", alpha=0.2, lw=0)
+        left.axhline(rows["uniform_tokens"].iloc[0], color=f"C{i}", ls="--", lw=0.8)
+    left.set(xlabel="layer (0 = embeddings)", ylabel="ALAS (tokens, lower is better)", title="ALAS by layer")
+    if missing:
+        left.text(0.5, 0.5, "no ALAS results for\n" + ", ".join(missing), transform=left.transAxes,
+                  ha="center", va="center", fontsize=8, color="0.4")  # fmt: skip
+    if len(left.lines):
+        left.legend(fontsize=7)
+    semantic = cells[(cells["group"] == "semantic") & cells["system"].isin(variants)]
+    columns = list(dict.fromkeys(semantic["column"]))
+    width = 0.8 / max(len(variants), 1)
+    for i, variant in enumerate(variants):
+        rows = semantic[semantic["system"] == variant].set_index("column").reindex(columns)
+        x = np.arange(len(columns)) + (i - (len(variants) - 1) / 2) * width
+        err = np.vstack([rows["mean"] - rows["low"], rows["high"] - rows["mean"]])
+        right.bar(x, rows["mean"], width, color=f"C{i}", label=variant)
+        right.errorbar(x, rows["mean"], yerr=err, fmt="none", ecolor="0.2", lw=0.8, capsize=2)
+    right.set_xticks(np.arange(len(columns)), columns, fontsize=8)
+    right.set(ylabel="score x100 (higher is better)", title="spoken benchmark (semantic tasks)")
+    right.legend(fontsize=7)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def asr_table(metrics_path: str | os.PathLike) -> pd.DataFrame:
+    """The cascade's corpus WER (summed counts) from the evaluate stage's metrics."""
+    asr = json.loads(Path(metrics_path).read_text()).get("asr", {})
+    return pd.DataFrame([{"run": run, **values} for run, values in sorted(asr.items())])
