@@ -103,3 +103,37 @@ def test_accuracy_refuses_corpora_without_exact_times(clip):
     piper = Utterance("p", "-", 16000, 16000, "a", "piper-joe", "test", "t", words=(Word("a", 0.0, 0.5),))
     with pytest.raises(AccuracyError, match="no utterance has exact word times"):
         word_errors({}, [piper])
+
+
+def test_real_voices_give_agreement_rows_against_pocketsphinx_and_pocketsphinx_is_not_scored_on_itself():
+    from speechalign.reference.accuracy import accuracy_table
+    from speechalign.reference.build import ReferenceRecord
+
+    two = (Word("a", 0.0, 1.0), Word("b", 1.0, 2.0))
+    exact = Utterance("x", "-", 16000, 32000, "a b", "espeak-f3", "test", "t", words=two)
+    real_words = (Word("c", 0.5, 1.0), Word("d", 1.2, 2.0))
+    real = Utterance("r", "-", 16000, 32000, "c d", "cmu-arctic-slt", "test", "t", words=real_words,
+                     extra={"word_times": "pocketsphinx"})  # fmt: skip
+    untimed = Utterance("p", "-", 16000, 16000, "e", "piper-joe", "test", "t", words=(Word("e", 0.0, 0.5),))
+
+    def record(utt_id, aligner, times):
+        words = tuple(TimedWord("w", start, end, "matched") for start, end in times)
+        return ReferenceRecord(utt_id, aligner, words, ErrorCounts(reference_words=2), "", 2.0)
+
+    refs = {
+        "hand": {"x": record("x", "hand", [(0.0, 1.0), (1.0, 2.0)]),
+                 "r": record("r", "hand", [(0.6, 1.0), (1.2, 1.8)])},
+        "pocketsphinx": {"x": record("x", "pocketsphinx", [(0.02, 1.0), (1.0, 2.0)])},  # none for r
+    }  # fmt: skip
+    words = word_errors(refs, [exact, real, untimed])
+    assert sorted(set(zip(words["aligner"], words["against"], strict=True))) == [
+        ("hand", "exact"), ("hand", "pocketsphinx"), ("pocketsphinx", "exact"),
+    ]  # fmt: skip
+    table = accuracy_table(words, refs, [50, 100]).set_index(["aligner", "voice"])
+    agreement = table.loc[("hand", "all-real")]
+    assert agreement["against"] == "pocketsphinx" and agreement["words"] == 2
+    assert agreement["mean_abs_start_ms"] == pytest.approx(50.0)  # |0.6-0.5| and |1.2-1.2|
+    assert agreement["mean_abs_end_ms"] == pytest.approx(100.0)  # |1.0-1.0| and |1.8-2.0|
+    assert agreement["within_50ms"] == 0.5  # boundaries 100, 0, 0, 200 ms
+    assert table.loc[("hand", "all"), "mean_abs_start_ms"] == 0.0
+    assert ("pocketsphinx", "all-real") not in table.index

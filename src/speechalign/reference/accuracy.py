@@ -5,9 +5,16 @@ voice (and over all voices): mean and median absolute start and end error (ms), 
 boundaries (starts and ends pooled) within each tolerance, mean IoU (higher is better; errors lower are
 better), the share of interpolated words, and the corpus WER from summed counts.
 
-Only utterances whose times are exact enter: espeak-ng reports them from its synthesis events (error
-within a few ms); piper's times come from pocketsphinx, so scoring pocketsphinx against them would be
-circular.
+Two row sets, told apart by the ``against`` column:
+
+- ``exact``: utterances whose times are exact (espeak-ng reports them from its synthesis events, error within
+  a few ms): the aligners' error;
+- ``pocketsphinx``: real speech (the ``real`` corpus, ``extra["word_times"] == "pocketsphinx"``), which has no
+  exact times: each Whisper aligner's *agreement* with pocketsphinx forced alignment, not its error. Its
+  per-voice rows are the real speakers, its pooled row is ``all-real``; pocketsphinx itself is left out there
+  (it would be scored against itself).
+
+piper's times in the embedded corpora also come from pocketsphinx; they enter neither set.
 """
 
 from __future__ import annotations
@@ -26,6 +33,9 @@ from speechalign.reference.matching import ErrorCounts
 
 EXACT_TIME_SPEAKERS = ("espeak-",)  # speaker-id prefixes of voices whose word times are exact
 ALL_VOICES = "all"
+ALL_REAL_VOICES = "all-real"
+EXACT = "exact"
+POCKETSPHINX = "pocketsphinx"
 
 
 class AccuracyError(UserFacingError):
@@ -34,6 +44,19 @@ class AccuracyError(UserFacingError):
 
 def has_exact_times(utt: Utterance) -> bool:
     return bool(utt.words) and utt.speaker.startswith(EXACT_TIME_SPEAKERS)
+
+
+def truth_of(utt: Utterance) -> str | None:
+    """What an utterance's manifest times are measured as: exact, pocketsphinx (real speech), or None."""
+    if has_exact_times(utt):
+        return EXACT
+    if utt.words and utt.extra.get("word_times") == POCKETSPHINX:
+        return POCKETSPHINX
+    return None
+
+
+def compared(aligner: str, truth: str) -> bool:
+    return not (truth == POCKETSPHINX and aligner == POCKETSPHINX)  # not against itself
 
 
 def span_iou(a: tuple[float, float], b: tuple[float, float]) -> float:
@@ -47,8 +70,8 @@ def span_iou(a: tuple[float, float], b: tuple[float, float]) -> float:
     return overlap / union if union > 0 else float(a == b)
 
 
-def word_rows(record: ReferenceRecord, utt: Utterance) -> list[dict]:
-    """One row per word: signed start/end errors (reference - exact, seconds), IoU, flag."""
+def word_rows(record: ReferenceRecord, utt: Utterance, against: str = EXACT) -> list[dict]:
+    """One row per word: signed start/end errors (reference - manifest times, seconds), IoU, flag."""
     if len(record.words) != len(utt.words):
         raise AccuracyError(
             f"{utt.id}: the {record.aligner} reference has {len(record.words)} words, the manifest "
@@ -57,6 +80,7 @@ def word_rows(record: ReferenceRecord, utt: Utterance) -> list[dict]:
     return [
         {
             "aligner": record.aligner,
+            "against": against,
             "voice": utt.voice or utt.speaker,
             "id": utt.id,
             "word": k,
@@ -70,19 +94,24 @@ def word_rows(record: ReferenceRecord, utt: Utterance) -> list[dict]:
 
 
 def word_errors(references: Mapping[str, Mapping[str, ReferenceRecord]], utterances: Sequence[Utterance]):
-    """A pandas DataFrame of per-word errors for every aligner over the exact-time utterances."""
+    """A pandas DataFrame of per-word errors for every aligner over the exact-time utterances, and of
+    agreement with pocketsphinx over the real-speech ones."""
     import pandas as pd
 
-    exact = [u for u in utterances if has_exact_times(u)]
-    if not exact:
-        raise AccuracyError("no utterance has exact word times (espeak voices): nothing to measure against")
+    measured = [(u, truth_of(u)) for u in utterances if truth_of(u) is not None]
+    if not measured:
+        raise AccuracyError(
+            "no utterance has exact word times (espeak voices) or real-speech pocketsphinx times (the real "
+            "corpus): nothing to measure against"
+        )
     rows = []
     for aligner, records in references.items():
-        missing = [u.id for u in exact if u.id not in records]
+        wanted = [(u, truth) for u, truth in measured if compared(aligner, truth)]
+        missing = [u.id for u, _ in wanted if u.id not in records]
         if missing:
             raise AccuracyError(f"{aligner}: no reference for {len(missing)} utterances, e.g. {missing[:3]}")
-        for utt in exact:
-            rows += word_rows(records[utt.id], utt)
+        for utt, truth in wanted:
+            rows += word_rows(records[utt.id], utt, truth)
     return pd.DataFrame(rows)
 
 
@@ -109,17 +138,17 @@ def summarise_group(words, records: Iterable[ReferenceRecord], tolerances_ms: Se
 def accuracy_table(
     words, references: Mapping[str, Mapping[str, ReferenceRecord]], tolerances_ms: Sequence[int]
 ):
-    """One row per aligner and voice, plus one per aligner over all voices."""
+    """Per row set (``against``): one row per aligner and voice, plus one per aligner over its voices."""
     import pandas as pd
 
     rows = []
-    for aligner, by_aligner in words.groupby("aligner", sort=False):
-        groups = [(ALL_VOICES, by_aligner), *sorted(by_aligner.groupby("voice"), key=lambda g: g[0])]
+    for (against, aligner), by_aligner in words.groupby(["against", "aligner"], sort=False):
+        pooled = ALL_VOICES if against == EXACT else ALL_REAL_VOICES
+        groups = [(pooled, by_aligner), *sorted(by_aligner.groupby("voice"), key=lambda g: g[0])]
         for voice, group in groups:
             records = [references[aligner][i] for i in group["id"].unique()]
-            rows.append(
-                {"aligner": aligner, "voice": voice, **summarise_group(group, records, tolerances_ms)}
-            )
+            summary = summarise_group(group, records, tolerances_ms)
+            rows.append({"aligner": aligner, "voice": voice, "against": against, **summary})
     return pd.DataFrame(rows)
 
 
@@ -131,14 +160,16 @@ def markdown_table(table) -> str:
         elif column.startswith("within_") or column in ("mean_iou", "interpolated_share", "wer"):
             shown[column] = shown[column].map(lambda v: f"{v:.3f}")
     header = "| " + " | ".join(shown.columns) + " |"
-    rule = "|" + "|".join("---" if c in ("aligner", "voice") else "---:" for c in shown.columns) + "|"
+    rule = (
+        "|" + "|".join("---" if c in ("aligner", "voice", "against") else "---:" for c in shown.columns) + "|"
+    )
     body = ["| " + " | ".join(str(v) for v in row) + " |" for row in shown.itertuples(index=False)]
     return "\n".join([header, rule, *body]) + "\n"
 
 
 def accuracy_figure(words, table, tolerances_ms: Sequence[int], png: Path, pdf: Path) -> None:
-    """Left: cumulative share of word boundaries within an error, per aligner. Right: mean IoU per
-    aligner and voice."""
+    """Left: cumulative share of word boundaries within an error, per aligner (solid: against exact times;
+    dashed: agreement with pocketsphinx on real voices). Right: mean IoU per aligner and voice."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -146,19 +177,21 @@ def accuracy_figure(words, table, tolerances_ms: Sequence[int], png: Path, pdf: 
 
     fig, (cdf, bars) = plt.subplots(1, 2, figsize=(11, 4.2))
     grid = np.linspace(0, 250, 501)  # ms
-    for aligner, group in words.groupby("aligner", sort=False):
+    for (against, aligner), group in words.groupby(["against", "aligner"], sort=False):
         errors = 1000 * np.concatenate([group["start_error"].abs(), group["end_error"].abs()])
-        cdf.plot(grid, [(errors <= g).mean() for g in grid], label=aligner)
+        label, style = (aligner, "-") if against == EXACT else (f"{aligner} vs pocketsphinx, real", "--")
+        cdf.plot(grid, [(errors <= g).mean() for g in grid], style, label=label)
     for tol in tolerances_ms:
         cdf.axvline(tol, color="0.8", lw=0.8, zorder=0)
     cdf.set(xlabel="absolute boundary error (ms)", ylabel="share of word boundaries", ylim=(0, 1.01))
-    cdf.set_title("word boundary error vs exact synthesised times", fontsize=10)
+    cdf.set_title("boundary error vs exact times (dashed: agreement on real voices)", fontsize=10)
     cdf.legend(fontsize=8)
-    per_voice = table[table["voice"] != ALL_VOICES].pivot(index="voice", columns="aligner", values="mean_iou")
+    voices = table[~table["voice"].isin([ALL_VOICES, ALL_REAL_VOICES])]
+    per_voice = voices.pivot(index="voice", columns="aligner", values="mean_iou")
     per_voice = per_voice[[a for a in table["aligner"].unique() if a in per_voice.columns]]
     per_voice.plot.bar(ax=bars, rot=30, width=0.8)
     bars.set(ylabel="mean word IoU", ylim=(0, 1), xlabel="")
-    bars.set_title("word span IoU per voice", fontsize=10)
+    bars.set_title("word span IoU per voice (real voices: vs pocketsphinx)", fontsize=10)
     bars.legend(fontsize=8)
     plt.setp(bars.get_xticklabels(), ha="right", fontsize=8)
     fig.tight_layout()
