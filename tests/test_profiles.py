@@ -40,6 +40,7 @@ CPU_RULES = {
     "download_index",
     "model",
     "data_embedded",
+    "data_bench",
     "data_real",
     "reference_accuracy",
     "report_corpora",

@@ -1,5 +1,7 @@
 # Stage 2, data: the embedded corpora (synthesised offline with exact word times) and the real corpora
-# loaded from their published layouts, all into data/corpora/<corpus>/ (speechalign.data.manifest).
+# loaded from their published layouts, all into data/corpora/<corpus>/ (speechalign.data.manifest). The
+# spoken benchmark suite (bench) is built from written questions and the sqa and paralinguistic corpora.
+# The data params hold format templates ({question}), hence template_params.
 
 
 rule data_embedded:
@@ -16,11 +18,34 @@ rule data_embedded:
     resources:
         mem_mb=4000,
     params:
-        cfg=stage_params("data"),
+        cfg=template_params("data"),
         seed=config["seed"],
     shell:
         "speechalign data build --corpus {wildcards.corpus} --out {output.corpus} --card {output.card} "
         "--seed {params.seed} --workers {threads} --params {params.cfg} 2> {log}"
+
+
+rule data_bench:
+    input:
+        sqa="data/corpora/sqa",
+        paralinguistic="data/corpora/paralinguistic",
+    output:
+        corpus=directory("data/corpora/bench"),
+        card="results/data/bench.md",
+    log:
+        "logs/data/bench.log",
+    benchmark:
+        "logs/bench/data/bench.tsv"
+    threads: 2
+    resources:
+        mem_mb=4000,
+    params:
+        cfg=template_params("data"),
+        seed=config["seed"],
+    shell:
+        "speechalign data build --corpus bench --sqa {input.sqa} --paralinguistic {input.paralinguistic} "
+        "--out {output.corpus} --card {output.card} --seed {params.seed} --workers {threads} "
+        "--params {params.cfg} 2> {log}"
 
 
 rule data_real:
@@ -39,7 +64,7 @@ rule data_real:
     resources:
         mem_mb=4000,
     params:
-        cfg=stage_params("data"),
+        cfg=template_params("data"),
         root=real_corpus_root,
         audio=real_corpus_audio_option,
     shell:

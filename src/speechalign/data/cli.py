@@ -3,6 +3,8 @@ its published layout. Both write data/corpora/<corpus>/ (lhotse manifests, rejec
 and the data card as markdown.
 
     speechalign data build --corpus sqa --out data/corpora/sqa --card results/data/sqa.md --seed 0
+    speechalign data build --corpus bench --sqa data/corpora/sqa \\
+        --paralinguistic data/corpora/paralinguistic --out data/corpora/bench --card results/data/bench.md
     speechalign data load --corpus iemocap --root data/raw/iemocap/IEMOCAP_full_release \\
         --out data/corpora/iemocap --card results/data/iemocap.md
 """
@@ -15,7 +17,7 @@ import logging
 from speechalign.cli import add_params_option, stage_params
 
 HELP = "build an embedded corpus or load a real one into data/corpora/<corpus> (one manifest format)"
-EMBEDDED = ("sqa", "paralinguistic", "sift")
+EMBEDDED = ("sqa", "paralinguistic", "sift", "bench")
 REAL = ("librisqa", "librispeech", "iemocap", "cremad", "commonvoice")
 
 log = logging.getLogger(__name__)
@@ -27,6 +29,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     build.add_argument("--corpus", required=True, choices=EMBEDDED)
     build.add_argument("--seed", type=int, default=0, help="seed of every random choice")
     build.add_argument("--workers", type=int, default=1, help="synthesis processes")
+    for source in ("sqa", "paralinguistic"):
+        build.add_argument(
+            f"--{source}", help=f"bench only: the {source} corpus folder (default: next to --out)"
+        )
     load = sub.add_parser("load", help="read a real corpus from its published layout")
     load.add_argument("--corpus", required=True, choices=REAL)
     load.add_argument("--root", required=True, help="the corpus folder in its published layout")
@@ -45,7 +51,8 @@ def run(args: argparse.Namespace) -> None:
     if args.action == "build":
         from speechalign.data.corpora import build_corpus
 
-        card = build_corpus(args.corpus, params, args.seed, args.out, workers=args.workers)
+        sources = {"sqa": args.sqa, "paralinguistic": args.paralinguistic} if args.corpus == "bench" else None
+        card = build_corpus(args.corpus, params, args.seed, args.out, workers=args.workers, sources=sources)
     else:
         from speechalign.data.loaders import load_corpus
 

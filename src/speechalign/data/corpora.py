@@ -3,7 +3,9 @@
 - ``sqa``: LibriSQA-style passages (10-40 s) with a question and a located answer span;
 - ``paralinguistic``: sentences in several voices x four prosody styles (stand-ins for the paper's four
   emotion classes), with speaker-disjoint train/test splits;
-- ``sift``: a SIFT training corpus of distinct natural sentences with voice, gender and prosody metadata.
+- ``sift``: a SIFT training corpus of distinct natural sentences with voice, gender and prosody metadata;
+- ``bench``: the embedded spoken benchmark suite (:mod:`speechalign.evaluate.suite`), built from written
+  questions and the sqa and paralinguistic corpora's test splits.
 
 Each builder plans every item first (all random choices in the main process, from one seeded RNG), then
 renders the items in worker processes; a failed item becomes a Rejection with its reason.
@@ -28,7 +30,7 @@ from speechalign.io import atomic_path
 
 log = logging.getLogger(__name__)
 
-CORPORA = ("sqa", "paralinguistic", "sift")
+CORPORA = ("sqa", "paralinguistic", "sift", "bench")
 
 
 @dataclass(frozen=True)
@@ -284,9 +286,19 @@ def passage_length_rejections(
 
 
 def build_corpus(
-    corpus: str, params: Mapping[str, Any], seed: int, out: str | Path, workers: int = 1
+    corpus: str,
+    params: Mapping[str, Any],
+    seed: int,
+    out: str | Path,
+    workers: int = 1,
+    sources: Mapping[str, str | Path] | None = None,
 ) -> dict[str, Any]:
-    """Plan, render, validate and write one embedded corpus folder atomically; return its data card."""
+    """Plan, render, validate and write one embedded corpus folder atomically; return its data card.
+    ``sources``: the corpus folders a corpus is built from (bench: sqa and paralinguistic)."""
+    if corpus == "bench":
+        from speechalign.evaluate.suite import build_bench
+
+        return build_bench(params, seed, out, workers, **(sources or {}))
     if corpus not in PLANNERS:
         raise CorpusError(f"unknown embedded corpus {corpus!r}; known: {', '.join(CORPORA)}")
     voices, styles = voices_from_params(params), styles_from_params(params)

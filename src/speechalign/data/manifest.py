@@ -346,6 +346,10 @@ def card_markdown(card: Mapping[str, Any]) -> str:
             f"| {split} | {s['utterances']} | {s['hours']:.3f} | {s['speakers']} | {json.dumps(s['gender'])} "
             f"| {json.dumps(s['emotion'])} | {json.dumps(s['prosody_style'])} |"
         )
+    if card.get("items"):  # a benchmark corpus: its items per task and subset
+        lines += ["", "| task | subset | items |", "|---|---|---|"]
+        for task, subsets in card["items"].items():
+            lines += [f"| {task} | {subset} | {n} |" for subset, n in subsets.items()]
     return "\n".join(lines) + "\n"
 
 

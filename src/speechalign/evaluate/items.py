@@ -183,13 +183,17 @@ def item_from_dict(row: Mapping[str, Any], folder: Path | None = None) -> BenchI
     )
 
 
-def write_items(path: str | os.PathLike, items: Sequence[BenchItem]) -> None:
-    """Validate and write items as JSONL, atomically; audio paths relative to the file's folder."""
+def write_items(
+    path: str | os.PathLike, items: Sequence[BenchItem], relative_to: str | os.PathLike | None = None
+) -> None:
+    """Validate and write items as JSONL, atomically; audio paths relative to the folder the file will be
+    read from: ``relative_to``, default the file's folder (give the final folder when ``path`` is staged)."""
     path = Path(path)
+    folder = Path(relative_to) if relative_to is not None else path.parent
     validate(items)
     with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
         for item in items:
-            f.write(json.dumps(item_to_dict(item, path.parent), ensure_ascii=False, allow_nan=False) + "\n")
+            f.write(json.dumps(item_to_dict(item, folder), ensure_ascii=False, allow_nan=False) + "\n")
 
 
 def read_items(path: str | os.PathLike) -> list[BenchItem]:
