@@ -54,7 +54,7 @@ def test_round_trip_resolves_relative_audio_and_stores_nan_as_null(tmp_path):
     "change, reason",
     [
         (dict(task="essay"), "unknown task 'essay'"),
-        (dict(spoken="  "), "empty spoken text"),
+        (dict(spoken="  ", audio=None), "empty spoken text"),
         (dict(choices=("one",)), "needs 2-10 choices"),
         (dict(choices=("one", "One")), "duplicate choices"),
         (dict(references=("C",)), "is not one letter among the 2 choices"),
@@ -64,6 +64,12 @@ def test_round_trip_resolves_relative_audio_and_stores_nan_as_null(tmp_path):
 )
 def test_invalid_mcq_items_say_why(change, reason):
     assert reason in invalid_reason(replace(MCQ, **change))
+
+
+def test_a_clip_without_transcript_is_valid_except_for_agreement():
+    assert invalid_reason(replace(MCQ, spoken="")) is None
+    agreement = BenchItem("a", "agreement", "requests", "a.flac", "")
+    assert invalid_reason(agreement) == "empty spoken text"
 
 
 def test_invalid_ifeval_and_sqa_items_say_why():

