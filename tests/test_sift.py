@@ -14,6 +14,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
+from backends.tiny_models import tiny_llama
 from speechalign.errors import UserFacingError
 from speechalign.sift import targets as T
 
@@ -157,22 +158,21 @@ def test_targets_file_round_trip(tmp_path):
 # --- tiny LM fixtures ---------------------------------------------------------------------------------------
 def tiny_llm():
     """(tiny random Llama, SmolLM2 tokenizer), seeded; tests/sift_ddp_worker.py builds it in each process."""
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+    from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(TOKENIZER_DIR)
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
+    llm = tiny_llama(
+        tokenizer,
         hidden_size=16,
         intermediate_size=32,
         num_hidden_layers=2,
         num_attention_heads=2,
         num_key_value_heads=1,
-        eos_token_id=tokenizer.eos_token_id,
+        max_position_embeddings=2048,
         bos_token_id=tokenizer.bos_token_id,
         pad_token_id=tokenizer.pad_token_id,
     )
-    torch.manual_seed(0)
-    return LlamaForCausalLM(config).eval(), tokenizer
+    return llm, tokenizer
 
 
 @pytest.fixture(scope="module")

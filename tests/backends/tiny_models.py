@@ -37,35 +37,44 @@ def tiny_whisper_encoder(num_mel_bins: int = 80):
     return WhisperModel(config).get_encoder()
 
 
-def tiny_composed():
-    """Tiny random Whisper encoder + projector + tiny random Llama, with SmolLM2's real tokenizer."""
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM, WhisperFeatureExtractor
+def tiny_llama(tokenizer, **config):
+    """A tiny random Llama for ``tokenizer``, seeded: the LM of every tiny speech model in the tests (SIFT's
+    ``test_sift.tiny_llm`` too); ``config`` overrides the LlamaConfig fields."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    fields = {
+        "vocab_size": len(tokenizer),
+        "hidden_size": 32,
+        "intermediate_size": 64,
+        "num_hidden_layers": 3,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "max_position_embeddings": 4096,
+        "eos_token_id": tokenizer.eos_token_id,
+    }
+    torch.manual_seed(0)
+    return LlamaForCausalLM(LlamaConfig(**(fields | config))).eval()
+
+
+def tiny_composed(dual: bool = False):
+    """Tiny random Whisper encoder + projector + tiny random Llama, with SmolLM2's real tokenizer; ``dual``:
+    with a paralinguistic projector on Whisper block 1 (a SIFT stage-2 model)."""
+    from transformers import AutoTokenizer, WhisperFeatureExtractor
 
     from speechalign.backends import ComposedSpeechLLM, Projector, ProjectorConfig
 
     tokenizer = AutoTokenizer.from_pretrained(SMOLLM_TOKENIZER)
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=3,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=4096,
-        eos_token_id=tokenizer.eos_token_id,
-    )
-    torch.manual_seed(0)
-    llm = LlamaForCausalLM(config)
-    projector = Projector.initialised(
-        ProjectorConfig(encoder_dim=16, llm_dim=32, hidden_dim=24, stack=4), seed=0
-    )
+    llm = tiny_llama(tokenizer)
+    config = ProjectorConfig(encoder_dim=16, llm_dim=32, hidden_dim=24, stack=4)
     return ComposedSpeechLLM(
         encoder=tiny_whisper_encoder(),
         feature_extractor=WhisperFeatureExtractor(feature_size=80),
-        projector=projector,
+        projector=Projector.initialised(config, seed=0),
         llm=llm,
         tokenizer=tokenizer,
         system_prompt="You are a helpful assistant.",
+        paralinguistic=Projector.initialised(config, seed=1) if dual else None,
+        paralinguistic_layer=1 if dual else None,
     )
 
 

@@ -63,10 +63,12 @@ def corpus_folder(wildcards):
 
 
 def backend_model_folders(wildcards):
-    """The provisioned model folders that backend ``{model}`` loads (hub ids and local folders: none)."""
+    """The provisioned model folders that backend ``{model}`` loads (hub ids and local folders: none), and
+    its ``projector:`` folder (a SIFT checkpoint the train rule builds, so training runs before it answers)."""
     spec = config["backends"]["models"][wildcards.model]
     refs = [spec.get(role) for role in ("llm", "encoder", "model")] + [config["models"]["sbert"]]
-    return [f"data/models/{ref}" for ref in refs if ref in config["models"]["provision"]]
+    folders = [f"data/models/{ref}" for ref in refs if ref in config["models"]["provision"]]
+    return folders + ([spec["projector"]] if spec.get("projector") else [])
 
 
 def alas_outputs():

@@ -9,13 +9,22 @@ Time convention (``speechalign.alas.row_times``): mel frame k is centred at ``k 
 p at mel frame 2p, i.e. ``20p ms``. A stack of positions ``[sp, sp+s)`` is centred at ``20(sp + (s-1)/2)`` ms,
 so with frames of ``20s`` ms its start is at ``-10 ms`` whatever ``s``: ``offset_seconds = -0.01``.
 
-SIFT (issue 7) reuses ``encoder_frames`` (to cache features), ``Projector``, ``embed_prompt`` (prefix ids,
-audio embeddings, suffix ids) and ``forward(inputs_embeds, attention_mask, labels)``.
+Dual encoder (a SIFT stage-2 checkpoint): a second projector reads the output of Whisper block
+``paralinguistic_layer`` of the same forward pass, and the speech slot is AZEROS's
+``<audio><meta>`` [paralinguistic] ``</meta><text>`` [semantic] ``</text></audio>`` (:func:`speech_slot`,
+the one implementation SIFT training and sift-eval use too). The audio run's span is then the *semantic*
+positions (the text part): those are what ALAS scores, with the same frame rate and offset as a
+single-encoder model. The text run is the same for every composed model: the transcript alone where the
+speech was (the LLM reading it), so text-side states never differ between variants.
+
+``projector:`` in a backend spec is a projector folder (``projector.json``) or a SIFT checkpoint folder
+(``sift_model.json``, ``semantic/``, optionally ``paralinguistic/``; speechalign.sift.model).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,18 +34,28 @@ from torch import nn
 from speechalign.backends.base import BackendInputError, Run, SpeechLLM, check_transcript, token_span_of_chars
 from speechalign.backends.projector import Projector, ProjectorConfig
 from speechalign.backends.prompts import SPEECH_MARKER, chat_prompt, split_at_marker, user_message
+from speechalign.errors import UserFacingError
 
-__all__ = ["ComposedSpeechLLM", "encode_unpadded"]
+SIFT_CONFIG = "sift_model.json"  # a SIFT checkpoint folder holds it (speechalign.sift.model)
+
+__all__ = ["DUAL_TAGS", "ComposedSpeechLLM", "encode_unpadded", "encode_unpadded_layers", "speech_slot"]
 
 WHISPER_FRAME_SECONDS = 0.02  # one encoder position (two 10 ms mel frames)
 WHISPER_OFFSET_SECONDS = -0.01  # see the module docstring
+# AZEROS's dual placement: <audio><meta>[paralinguistic]</meta><text>[semantic]</text></audio>
+DUAL_TAGS = ("<audio><meta>", "</meta><text>", "</text></audio>")
 
 
-def encode_unpadded(encoder: nn.Module, mel: torch.Tensor) -> torch.Tensor:
-    """Whisper encoder on ``mel (B, n_mels, F)`` of the real length: ``(B, ceil(F / 2), d)``.
+def encode_unpadded_layers(encoder: nn.Module, mel: torch.Tensor, layers: Sequence[int]) -> dict:
+    """``{k: (B, P, d)}`` for each ``k`` in ``layers``: the input of block ``k + 1`` (0: before the first
+    block, i.e. the convolutions plus positions), and for ``k = n_blocks`` the final layer-normed output.
 
-    The same computation as ``WhisperEncoder.forward`` (which insists on 30 s of input) without the padding:
-    two convolutions, the first P positional embeddings, every block, the final layer norm."""
+    Whisper on ``mel (B, n_mels, F)`` of the real length, P = ceil(F / 2): the same computation as
+    ``WhisperEncoder.forward`` (which insists on 30 s of input) without the padding: two convolutions, the
+    first P positional embeddings, every block, the final layer norm."""
+    n_blocks = len(encoder.layers)
+    if any(not 0 <= k <= n_blocks for k in layers):
+        raise ValueError(f"encoder layers must be in 0..{n_blocks}; got {list(layers)}")
     max_frames = encoder.config.max_source_positions * 2
     if mel.shape[-1] > max_frames:
         raise BackendInputError(f"{mel.shape[-1]} mel frames exceed the encoder's {max_frames}")
@@ -44,15 +63,49 @@ def encode_unpadded(encoder: nn.Module, mel: torch.Tensor) -> torch.Tensor:
     x = nn.functional.gelu(encoder.conv2(x))  # (B, d, P), P = ceil(F / 2)
     x = x.permute(0, 2, 1)  # (B, P, d)
     x = x + encoder.embed_positions.weight[: x.shape[1]]
-    for layer in encoder.layers:
+    kept = {}
+    for k, layer in enumerate(encoder.layers):
+        if k in layers:
+            kept[k] = x
         x = layer(x, attention_mask=None)
         x = x[0] if isinstance(x, tuple) else x
-    return encoder.layer_norm(x)  # (B, P, d)
+    if n_blocks in layers:
+        kept[n_blocks] = encoder.layer_norm(x)
+    return kept
+
+
+def encode_unpadded(encoder: nn.Module, mel: torch.Tensor) -> torch.Tensor:
+    """Whisper's final output on ``mel (B, n_mels, F)`` of the real length: ``(B, ceil(F / 2), d)``."""
+    n_blocks = len(encoder.layers)
+    return encode_unpadded_layers(encoder, mel, [n_blocks])[n_blocks]
+
+
+def dual_tag_ids(tokenizer) -> list[list[int]]:
+    """Token ids of the three tags of the dual placement, each tokenised on its own."""
+    return [tokenizer(tag, add_special_tokens=False).input_ids for tag in DUAL_TAGS]
+
+
+def speech_slot(
+    tags: Sequence[torch.Tensor] | None, semantic: torch.Tensor, paralinguistic: torch.Tensor | None
+) -> tuple[torch.Tensor, int]:
+    """What stands in the speech slot, ``(A_slot, D)``, and where the semantic positions start in it.
+
+    One encoder: the semantic projection ``(A, D)`` alone. Two: the tag embeddings ``tags`` (three
+    ``(n_i, D)``, of :data:`DUAL_TAGS`) around the paralinguistic ``(A, D)`` and the semantic projection."""
+    if paralinguistic is None:
+        return semantic, 0
+    open_tag, middle, close = tags
+    slot = torch.cat(
+        [open_tag, paralinguistic.to(open_tag.dtype), middle, semantic.to(open_tag.dtype), close]
+    )
+    return slot, len(open_tag) + len(paralinguistic) + len(middle)
 
 
 class ComposedSpeechLLM(SpeechLLM):
     """``encoder`` (a ``WhisperEncoder``), its ``feature_extractor``, a ``Projector``, a causal ``llm`` and
-    its ``tokenizer``; ``system_prompt`` and ``layout`` are the chat settings shared by every run."""
+    its ``tokenizer``; ``system_prompt`` and ``layout`` are the chat settings shared by every run.
+
+    Dual encoder: ``paralinguistic`` (a second ``Projector``) reads Whisper block ``paralinguistic_layer``."""
 
     def __init__(
         self,
@@ -63,6 +116,8 @@ class ComposedSpeechLLM(SpeechLLM):
         tokenizer,
         system_prompt: str,
         layout: str = "{speech}\n{task}",
+        paralinguistic: Projector | None = None,
+        paralinguistic_layer: int | None = None,
     ):
         self.encoder = encoder.eval().requires_grad_(False)
         self.feature_extractor = feature_extractor
@@ -75,15 +130,24 @@ class ComposedSpeechLLM(SpeechLLM):
         self.max_audio_seconds = encoder.config.max_source_positions * WHISPER_FRAME_SECONDS
         self.frame_seconds = WHISPER_FRAME_SECONDS * projector.config.stack
         self.offset_seconds = WHISPER_OFFSET_SECONDS
-        if projector.config.llm_dim != llm.config.hidden_size:
+        if (paralinguistic is None) != (paralinguistic_layer is None):
+            raise ValueError("a dual-encoder model needs both the paralinguistic projector and its layer")
+        if paralinguistic_layer is not None and not 0 <= paralinguistic_layer <= len(encoder.layers):
             raise ValueError(
-                f"projector gives width {projector.config.llm_dim}; the LM needs {llm.config.hidden_size}"
+                f"paralinguistic_layer {paralinguistic_layer} is not in 0..{len(encoder.layers)}"
             )
-        if projector.config.encoder_dim != encoder.config.d_model:
-            raise ValueError(
-                f"projector takes width {projector.config.encoder_dim};"
-                f" the encoder gives {encoder.config.d_model}"
-            )
+        self.paralinguistic = paralinguistic.eval() if paralinguistic is not None else None
+        self.paralinguistic_layer = paralinguistic_layer
+        self._tag_ids = dual_tag_ids(tokenizer) if self.dual else None
+        for name, proj in (("projector", projector), ("paralinguistic projector", paralinguistic)):
+            if proj is not None:
+                check_projector_fits(name, proj.config, encoder, llm)
+        if paralinguistic is not None and paralinguistic.config.stack != projector.config.stack:
+            raise ValueError("the two projectors must stack the same number of frames")
+
+    @property
+    def dual(self) -> bool:
+        return self.paralinguistic is not None
 
     @classmethod
     def from_spec(cls, spec: Mapping[str, Any], seed: int) -> ComposedSpeechLLM:
@@ -100,24 +164,15 @@ class ComposedSpeechLLM(SpeechLLM):
         dtype = dtype if dtype == "auto" else getattr(torch, dtype)
         encoder = WhisperModel.from_pretrained(whisper_dir, dtype=dtype).get_encoder()
         llm = AutoModelForCausalLM.from_pretrained(llm_dir, dtype=dtype)
-        if spec.get("projector"):
-            projector = Projector.load(spec["projector"])
-        else:
-            config = ProjectorConfig(
-                encoder_dim=encoder.config.d_model,
-                llm_dim=llm.config.hidden_size,
-                hidden_dim=spec["projector_hidden"],
-                stack=spec["stack"],
-            )
-            projector = Projector.initialised(config, seed=seed)
+        projectors = spec_projectors(spec, encoder.config.d_model, llm.config.hidden_size, seed)
         return cls(
             encoder=encoder,
             feature_extractor=WhisperFeatureExtractor.from_pretrained(whisper_dir),
-            projector=projector,
             llm=llm,
             tokenizer=AutoTokenizer.from_pretrained(llm_dir),
             system_prompt=spec["system_prompt"],
             layout=spec["layout"],
+            **projectors,
         )
 
     @property
@@ -126,24 +181,39 @@ class ComposedSpeechLLM(SpeechLLM):
 
     # --- audio -> LM positions -------------------------------------------------------------------------
     @torch.inference_mode()
-    def encoder_frames(self, wave: np.ndarray) -> torch.Tensor:
-        """Frozen encoder features of one waveform, ``(1, P, d_enc)`` (what SIFT caches)."""
+    def encoder_layers(self, wave: np.ndarray) -> dict:
+        """``{k: (1, P, d_enc)}``: the semantic features (``k = n_blocks``, what SIFT caches) and, for a
+        dual model, block ``paralinguistic_layer``'s, from one encoder forward."""
         wave = self.check_wave(wave)
         mel = self.feature_extractor(
             wave, sampling_rate=self.sample_rate, padding="longest", return_tensors="pt"
         ).input_features  # (1, n_mels, F), F = N // hop
-        return encode_unpadded(self.encoder, mel.to(self.encoder.dtype))
+        layers = [len(self.encoder.layers)] + ([self.paralinguistic_layer] if self.dual else [])
+        return encode_unpadded_layers(self.encoder, mel.to(self.encoder.dtype), layers)
+
+    def encoder_frames(self, wave: np.ndarray) -> torch.Tensor:
+        """Frozen encoder features of one waveform, ``(1, P, d_enc)`` (what SIFT caches)."""
+        return self.encoder_layers(wave)[len(self.encoder.layers)]
 
     def audio_embeddings(self, wave: np.ndarray) -> torch.Tensor:
-        """``(1, A, D)``: the projected audio, A = P // stack."""
-        frames = self.encoder_frames(wave)
+        """``(1, A, D)``: the projected audio (semantic projector), A = P // stack."""
+        return self.projected_audio(wave)[0]
+
+    def projected_audio(self, wave: np.ndarray) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``(1, A, D)`` semantic projection and, for a dual model, the ``(1, A, D)`` paralinguistic one."""
+        layers = self.encoder_layers(wave)
+        frames = layers[len(self.encoder.layers)]
         if self.projector.output_length(frames.shape[1]) < 1:
             raise BackendInputError(
                 f"audio of {len(wave) / self.sample_rate:.3f} s is shorter than one audio position"
                 f" ({self.frame_seconds:.3f} s)"
             )
+        dtype = next(self.projector.parameters()).dtype
         with torch.inference_mode():
-            return self.projector(frames.to(next(self.projector.parameters()).dtype))
+            semantic = self.projector(frames.to(dtype))
+            if not self.dual:
+                return semantic, None
+            return semantic, self.paralinguistic(layers[self.paralinguistic_layer].to(dtype))
 
     # --- prompts ---------------------------------------------------------------------------------------
     def _prompt_halves(self, task: str) -> tuple[str, str]:
@@ -165,15 +235,24 @@ class ComposedSpeechLLM(SpeechLLM):
         )
 
     def audio_run(self, wave: np.ndarray, task: str) -> Run:
+        """The speech slot holds the semantic projection (one encoder) or the dual placement; the span is
+        the semantic positions either way."""
         before, after = self._prompt_halves(task)
         before_ids, after_ids = self._ids(before), self._ids(after)
-        audio = self.audio_embeddings(wave)  # (1, A, D)
+        semantic, para = self.projected_audio(wave)  # (1, A, D), (1, A, D) | None
         with torch.inference_mode():
-            embeds = self.embed_prompt(before_ids, audio, after_ids)  # (1, S, D)
-        start = len(before_ids)
+            embed = self.llm.get_input_embeddings()
+            tags = [embed(self._ids_of(t)) for t in self._tag_ids] if self.dual else None
+            slot, sem_start = speech_slot(tags, semantic[0], None if para is None else para[0])  # (A_slot, D)
+            embeds = self.embed_prompt(before_ids, slot[None], after_ids)  # (1, S, D)
+        start = len(before_ids) + sem_start
         return Run(
-            "audio", (start, start + audio.shape[1]), embeds.shape[1], payload={"inputs_embeds": embeds}
+            "audio", (start, start + semantic.shape[1]), embeds.shape[1], payload={"inputs_embeds": embeds}
         )
+
+    @staticmethod
+    def _ids_of(ids: list[int]) -> torch.Tensor:
+        return torch.tensor(ids, dtype=torch.long)
 
     def text_run(self, transcript: str, task: str) -> Run:
         transcript = check_transcript(transcript)
@@ -217,6 +296,46 @@ class ComposedSpeechLLM(SpeechLLM):
             for i, ids in zip(chunk, out, strict=True):
                 answers[i] = self.tokenizer.decode(ids, skip_special_tokens=True).strip()
         return answers
+
+
+def check_projector_fits(name: str, config: ProjectorConfig, encoder: nn.Module, llm: nn.Module) -> None:
+    if config.llm_dim != llm.config.hidden_size:
+        raise ValueError(f"{name} gives width {config.llm_dim}; the LM needs {llm.config.hidden_size}")
+    if config.encoder_dim != encoder.config.d_model:
+        raise ValueError(
+            f"{name} takes width {config.encoder_dim}; the encoder gives {encoder.config.d_model}"
+        )
+
+
+def spec_projectors(spec: Mapping[str, Any], encoder_dim: int, llm_dim: int, seed: int) -> dict:
+    """``projector`` (and for a dual SIFT checkpoint ``paralinguistic`` and ``paralinguistic_layer``) of a
+    backend spec: its ``projector:`` folder (a projector folder or a SIFT checkpoint), or, when null, a
+    fresh projector initialised from ``seed`` (the untrained control)."""
+    folder = spec.get("projector")
+    if not folder:
+        config = ProjectorConfig(encoder_dim, llm_dim, spec["projector_hidden"], spec["stack"])
+        return {"projector": Projector.initialised(config, seed=seed)}
+    if not (Path(folder) / SIFT_CONFIG).is_file():
+        return {"projector": Projector.load(folder)}
+    from speechalign.sift.model import read_checkpoint_config
+
+    trained = read_checkpoint_config(folder)
+    mismatched = [
+        f"{key}: checkpoint {trained_value!r}, spec {spec.get(key)!r}"
+        for key, trained_value in (
+            ("llm", trained.llm),
+            ("encoder", trained.encoder),
+            ("layout", trained.layout),
+        )
+        if spec.get(key) != trained_value
+    ]
+    if mismatched:
+        raise UserFacingError(f"SIFT checkpoint {folder} was trained otherwise: " + "; ".join(mismatched))
+    out = {"projector": Projector.load(Path(folder) / "semantic")}
+    if trained.dual:
+        out["paralinguistic"] = Projector.load(Path(folder) / "paralinguistic")
+        out["paralinguistic_layer"] = trained.paralinguistic_layer
+    return out
 
 
 def left_pad(sequences: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:

@@ -8,7 +8,8 @@ and inference render the same text. The speech slot holds:
   ``ComposedSpeechLLM.audio_run`` puts there (so a stage-1 checkpoint's ``semantic/`` folder loads as that
   backend's projector);
 - two encoders (AZEROS's dual placement): ``<audio><meta>`` [paralinguistic] ``</meta><text>`` [semantic]
-  ``</text></audio>``.
+  ``</text></audio>``, by ``speechalign.backends.composed.speech_slot`` (so a dual checkpoint loads as the
+  composed backend's ``projector:`` and is prompted exactly as in training).
 
 Only response tokens carry labels: everything up to and including the assistant header is -100, and the
 response is the target's tokens plus the end token unless the target was truncated.
@@ -28,13 +29,13 @@ import torch
 from torch import nn
 
 from speechalign.backends import Projector, ProjectorConfig, chat_prompt, user_message
+from speechalign.backends.composed import dual_tag_ids, speech_slot
 from speechalign.backends.prompts import SPEECH_MARKER, split_at_marker
 from speechalign.errors import UserFacingError
 from speechalign.io import atomic_path
 
 IGNORE = -100
 CONFIG_FILE = "sift_model.json"
-DUAL_OPEN, DUAL_MIDDLE, DUAL_CLOSE = "<audio><meta>", "</meta><text>", "</text></audio>"
 
 
 @dataclass(frozen=True)
@@ -105,19 +106,16 @@ class SiftSpeechLLM(nn.Module):
         self.llm = llm.eval().requires_grad_(False)
         self.tokenizer = tokenizer
         self.projectors = projectors
-        self._tag_ids = {
-            t: tokenizer(t, add_special_tokens=False).input_ids for t in (DUAL_OPEN, DUAL_MIDDLE, DUAL_CLOSE)
-        }
+        self._tag_ids = dual_tag_ids(tokenizer)
 
     def embed_ids(self, ids: list[int]) -> torch.Tensor:  # (S, D)
         return self.llm.get_input_embeddings()(torch.tensor(ids, dtype=torch.long))
 
     def speech_slot(self, sem: torch.Tensor, para: torch.Tensor | None) -> torch.Tensor:
-        """``(A, D)``: what stands in the speech slot (semantic alone, or the dual placement)."""
-        if para is None:
-            return sem
-        tag = lambda t: self.embed_ids(self._tag_ids[t])  # noqa: E731
-        return torch.cat([tag(DUAL_OPEN), para, tag(DUAL_MIDDLE), sem, tag(DUAL_CLOSE)])
+        """``(A_slot, D)``: what stands in the speech slot (semantic alone, or the dual placement), laid out
+        by the composed backend's ``speech_slot`` (training and inference share it)."""
+        tags = [self.embed_ids(ids) for ids in self._tag_ids] if para is not None else None
+        return speech_slot(tags, sem, para)[0]
 
     def assemble(self, pieces: list[PromptPieces], sem: list[torch.Tensor], para: list[torch.Tensor] | None):
         """Right-padded ``inputs_embeds (B, S, D)``, ``attention_mask (B, S)``, ``labels (B, S)``."""

@@ -39,42 +39,15 @@ PROBE_LABELS = ("gender", "prosody_style")
 @torch.inference_mode()
 def whisper_layer_frames(encoder, feature_extractor, wave: np.ndarray, layers: Sequence[int]) -> dict:
     """``{k: (P, d)}``: block ``k``'s output for each ``k`` in ``layers`` (0 = before block 1; the last
-    index is the final layer-normed output, i.e. the semantic features)."""
-    from speechalign.backends import encode_unpadded
+    index is the final layer-normed output, i.e. the semantic features), from one unpadded forward: the
+    composed backend's own ``encode_unpadded_layers``, so training features equal inference ones."""
+    from speechalign.backends.composed import encode_unpadded_layers
 
     mel = feature_extractor(
         wave, sampling_rate=SAMPLE_RATE, padding="longest", return_tensors="pt"
     ).input_features  # (1, n_mels, F)
-    captured: dict[int, torch.Tensor] = {}
-    hooks = []
-    n_blocks = len(encoder.layers)
-    for k in layers:
-        if k == 0:
-            hooks.append(encoder.layers[0].register_forward_pre_hook(_keep_input(captured, 0)))
-        elif k < n_blocks:
-            hooks.append(encoder.layers[k - 1].register_forward_hook(_keep_output(captured, k)))
-    try:
-        final = encode_unpadded(encoder, mel)  # (1, P, d)
-    finally:
-        for h in hooks:
-            h.remove()
-    if n_blocks in layers:
-        captured[n_blocks] = final
+    captured = encode_unpadded_layers(encoder, mel.to(encoder.dtype), layers)
     return {k: captured[k][0].float() for k in layers}
-
-
-def _keep_input(store: dict, key: int):
-    def hook(_module, args):
-        store[key] = args[0]
-
-    return hook
-
-
-def _keep_output(store: dict, key: int):
-    def hook(_module, _args, output):
-        store[key] = output[0] if isinstance(output, tuple) else output
-
-    return hook
 
 
 # --- Resemblyzer's speaker LSTM -----------------------------------------------------------------------------

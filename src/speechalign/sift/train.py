@@ -31,6 +31,7 @@ from pathlib import Path
 
 import torch
 
+from speechalign.backends.composed import dual_tag_ids
 from speechalign.errors import UserFacingError
 from speechalign.io import atomic_path, write_json, write_text
 from speechalign.sift.model import (
@@ -75,7 +76,7 @@ def build_examples(
     """Examples with their token pieces; drops empty targets and ones longer than ``max_length`` positions
     (audio included). Returns (examples, counts of what was dropped)."""
     examples, dropped = [], {"empty_target": 0, "too_long": 0}
-    slot_extra = 12 if dual else 0  # the tag tokens of the dual placement, generously
+    slot_extra = sum(len(ids) for ids in dual_tag_ids(tokenizer)) if dual else 0  # the dual placement's tags
     for t in targets:
         if not t.target.strip():
             dropped["empty_target"] += 1
