@@ -105,27 +105,40 @@ def align_words(
     error type) for empty or non-finite audio, an empty transcript, tokens the dictionary lacks (spell
     numbers out first) or when the decoder finds no alignment covering every word."""
     originals = [t for t in transcript.split() if normalise_token(t)]
-    tokens = [normalise_token(t) for t in originals]
-    if not tokens:
+    if not originals:
         raise AlignmentError("empty transcript")
     if lexicon:
         add_pronunciations(lexicon)
+    parts = [dictionary_parts(normalise_token(t)) for t in originals]
+    tokens = [p for word in parts for p in word]
     missing = out_of_dictionary(tokens)
     if missing:
         raise AlignmentError(f"words not in the pocketsphinx dictionary: {sorted(set(missing))}")
     segments = decode_segments(pcm16(audio, sample_rate), " ".join(tokens))
     if len(segments) != len(tokens):
         raise AlignmentError(f"aligned {len(segments)} of {len(tokens)} words")
-    words = []
-    for original, token, seg in zip(originals, tokens, segments, strict=True):
-        if seg.word.split("(")[0] != token:
-            raise AlignmentError(f"alignment out of step: expected {token!r}, got {seg.word!r}")
-        # seg.end is the last frame of the word, inclusive
+    words, position = [], 0
+    for original, word_parts in zip(originals, parts, strict=True):
+        segs = segments[position : position + len(word_parts)]
+        position += len(word_parts)
+        for token, seg in zip(word_parts, segs, strict=True):
+            if seg.word.split("(")[0] != token:
+                raise AlignmentError(f"alignment out of step: expected {token!r}, got {seg.word!r}")
+        # seg.end is the last frame of the word, inclusive; a hyphenated word spans its parts
         words.append(
             Word(
                 original.strip("\"'.,;:!?()[]{}"),
-                seg.start_frame / FRAMES_PER_SECOND,
-                (seg.end_frame + 1) / FRAMES_PER_SECOND,
+                segs[0].start_frame / FRAMES_PER_SECOND,
+                (segs[-1].end_frame + 1) / FRAMES_PER_SECOND,
             )
         )
     return tuple(words)
+
+
+def dictionary_parts(token: str) -> list[str]:
+    """``[token]``, or its hyphen-separated parts when the dictionary lacks the hyphenated word but knows
+    every part (``seventy-one`` -> ``seventy``, ``one``): spelled-out numbers are hyphenated."""
+    if "-" not in token or not out_of_dictionary([token]):
+        return [token]
+    pieces = [p for p in token.split("-") if p]
+    return pieces if pieces and not out_of_dictionary(pieces) else [token]
