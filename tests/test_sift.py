@@ -136,6 +136,44 @@ def test_cache_resumes_without_redoing_finished_items(tmp_path):
     assert again.calls == 0
 
 
+def test_sift_targets_does_not_load_the_llm_when_every_target_is_cached(tmp_path, monkeypatch):
+    import argparse
+
+    import transformers
+
+    from speechalign.data import manifest
+    from speechalign.sift import cli_targets
+
+    class Loaded(Exception):
+        pass
+
+    def refuse(*args, **kwargs):
+        raise Loaded
+
+    utts = [utt(i, text=f"Sentence number {i}.") for i in range(4)]
+    monkeypatch.setattr(manifest, "read_manifest", lambda folder: utts)
+    monkeypatch.setattr(transformers.AutoModelForCausalLM, "from_pretrained", refuse)
+    llm = tmp_path / "llm"
+    llm.mkdir()
+    (llm / "config.json").write_text("{}")
+    params = {**PARAMS, "limit": None, "limit_heldout": None}
+    cache = tmp_path / "cache.jsonl"
+    T.make_targets(utts, "sift_s", params, CountingWriter(), T.writer_id(str(llm), llm), T.TargetCache(cache))
+    parser = argparse.ArgumentParser()
+    cli_targets.add_arguments(parser)
+    args = parser.parse_args(
+        ["--manifest", "m", "--mode", "sift_s", "--out", str(tmp_path / "t.jsonl"), "--cache", str(cache),
+         "--llm", str(llm), "--params", json.dumps(params), "--backend-params", '{"system_prompt": ""}']
+    )  # fmt: skip
+    cli_targets.run(args)  # every target cached: from_pretrained is never called
+    assert [t.target for t in T.read_targets(tmp_path / "t.jsonl")] == [
+        f"answer to Sentence number {i}." for i in range(4)
+    ]
+    utts.append(utt(9, text="Not cached yet."))
+    with pytest.raises(Loaded):  # one missing target: now the LLM is loaded
+        cli_targets.run(args)
+
+
 def test_cache_key_separates_model_mode_and_input(tmp_path):
     keys = {
         T.cache_key("m1", "sift_s", "", "a", 8),

@@ -45,14 +45,17 @@ def run(args: argparse.Namespace) -> None:
     utterances = T.select_utterances(read_manifest(args.manifest), params["limit"], params["limit_heldout"])
     writer, model_id = None, "none"
     if spec.generated:
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
-        torch.manual_seed(params["seed"])
         folder = model_path(args.llm)
-        model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32).eval()
-        tokenizer = AutoTokenizer.from_pretrained(folder)
-        writer = T.llm_writer(model, tokenizer, params["max_new_tokens"], params["batch_size"])
-        model_id = f"{args.llm}@{T.model_fingerprint(folder)}"
+
+        def load_writer():  # only when some target is not cached yet
+            from transformers import AutoModelForCausalLM, AutoTokenizer
+
+            torch.manual_seed(params["seed"])
+            model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32).eval()
+            tokenizer = AutoTokenizer.from_pretrained(folder)
+            return T.llm_writer(model, tokenizer, params["max_new_tokens"], params["batch_size"])
+
+        writer, model_id = T.lazy_writer(load_writer), T.writer_id(args.llm, folder)
     targets = T.make_targets(utterances, args.mode, params, writer, model_id, T.TargetCache(args.cache))
     T.write_targets(args.out, targets)
     logging.getLogger(__name__).info("%s: %s", args.mode, json.dumps(T.summary(targets)))

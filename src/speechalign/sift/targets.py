@@ -308,6 +308,24 @@ def make_targets(
     return targets
 
 
+def writer_id(ref: str, folder: str | os.PathLike) -> str:
+    """The writer's identity in cache keys: its reference and the fingerprint of its folder (no loading)."""
+    return f"{ref}@{model_fingerprint(folder)}"
+
+
+def lazy_writer(load: Callable[[], Callable[[list[tuple[str, str]]], list[Generation]]]):
+    """A ``writer`` that calls ``load()`` (which loads the LLM) on its first use only, so a run whose every
+    target is cached never loads the model."""
+    loaded = []
+
+    def write(pairs: list[tuple[str, str]]) -> list[Generation]:
+        if not loaded:
+            loaded.append(load())
+        return loaded[0](pairs)
+
+    return write
+
+
 def llm_writer(model, tokenizer, max_new_tokens: int, batch_size: int):
     """A ``writer`` for :func:`make_targets`: each ``(system, user)`` through the shared chat template."""
     from speechalign.backends import chat_prompt
