@@ -63,7 +63,7 @@ SCIENCE = [
     ("Which of these animals is a bird?", "a penguin", ["a bat", "a dolphin", "a lizard"]),
     ("What does a caterpillar turn into?", "a butterfly", ["a spider", "a beetle", "a snail"]),
     ("What is the closest star to the earth?", "the sun", ["the moon", "the north star", "Mars"]),
-    ("What do we call animals that eat only plants?", "herbivores", ["carnivores", "predators", "parasites"]),
+    ("Which animals eat only plants?", "cows", ["wolves", "sharks", "eagles"]),
     ("Which sense do we use our ears for?", "hearing", ["smell", "taste", "sight"]),
     (
         "What happens to water when it is heated to boiling?",
@@ -218,7 +218,7 @@ def _constraints(rng: random.Random, word: str, other: str) -> dict[str, tuple[s
         "sentences": ("length", "in at least three sentences",
                       {"id": "length_constraints:number_sentences", "relation": "at least",
                        "num_sentences": 3}),
-        "lowercase": ("case", "using only lowercase letters", {"id": "change_case:english_lowercase"}),
+        "lowercase": ("case", "using only lower case letters", {"id": "change_case:english_lowercase"}),
         "capitals": ("case", "using only capital letters", {"id": "change_case:english_capital"}),
         "forbidden": ("lexical", f"without using the word {word}",
                       {"id": "keywords:forbidden_words", "forbidden_words": [word]}),
