@@ -21,6 +21,7 @@ include: "workflow/rules/alas.smk"
 include: "workflow/rules/validity.smk"
 include: "workflow/rules/reference.smk"
 include: "workflow/rules/sift.smk"
+include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/report.smk"
 
 

@@ -278,6 +278,7 @@ def test_score_cli_writes_scores_tables_and_metrics(tmp_path):
         "evaluate", "score", "--items", str(tmp_path / "items.jsonl"),
         "--answers", str(tmp_path / "sift_s.jsonl"), str(tmp_path / "text.jsonl"),
         "--scores", str(tmp_path / "scores.parquet"), "--tables", str(tmp_path / "tables.csv"),
+        "--systems", str(tmp_path / "systems.csv"),
         "--metrics", str(tmp_path / "metrics.json"), "--seed", "0",
         "--params", json.dumps(params), "--models-params", json.dumps({"sbert": "all-minilm-l6-v2"}),
     ])  # fmt: skip
@@ -291,3 +292,5 @@ def test_score_cli_writes_scores_tables_and_metrics(tmp_path):
     assert metrics["table7"]["text"]["paralinguistic/gender"] == 100.0
     tables = pd.read_csv(tmp_path / "tables.csv")
     assert (tables.loc[tables["system"] == "cascade", "note"] == "not run").all()
+    systems = pd.read_csv(tmp_path / "systems.csv")
+    assert set(systems["system"]) == {"sift_s", "text"} and (systems["table"] == 0).all()

@@ -90,7 +90,7 @@ def test_a_system_not_run_gets_a_row_of_nan_marked_not_run():
     table = T.build_table(scores, SPEC3, ["sift_s"])
     missing = table[table["system"] == "tsit_s"]
     assert len(missing) == 2 and missing["mean"].isna().all() and (missing["note"] == "not run").all()
-    md = T.table_markdown(table, SPEC3, "quick", 0.95)
+    md = T.table_markdown(table, SPEC3, "quick")
     assert "not run" in md and "n/a" in md and "100.0 [100.0, 100.0]" in md
 
 
@@ -122,7 +122,7 @@ def test_paralinguistic_columns_are_the_subsets_and_their_average():
 def test_write_tables_writes_csv_and_markdown_per_table(tmp_path):
     scores = scores_frame([("sift_s", 0, "mcq", "k", "a", 1.0)])
     tables = T.build_tables(scores, ["sift_s"])
-    paths = T.write_tables(tables, tmp_path, "quick", 0.95)
+    paths = T.write_tables(tables, tmp_path, "quick")
     assert sorted(p.name for p in paths) == sorted(
         f"azeros_table{n}.{ext}" for n in range(3, 8) for ext in ("csv", "md")
     )

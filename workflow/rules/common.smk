@@ -273,9 +273,91 @@ def report_outputs():
         "results/notebooks/sift.ipynb",
         *expand("results/tables/sift_{name}.{ext}", name=SIFT_TABLES, ext=["csv", "md"]),
         *expand("results/figures/sift_training_curves.{ext}", ext=["png", "pdf"]),
+        "results/notebooks/evaluate.ipynb",
+        *evaluate_report_tables(),
+        *expand("results/figures/{name}.{ext}", name=EVALUATE_FIGURES, ext=["png", "pdf"]),
     ]
+
+
+EVALUATE_CORPUS = "data/corpora/bench"  # the spoken benchmark suite (items.jsonl), built by the data stage
+
+
+def evaluate_runs():
+    """Every (system, seed) the evaluate stage answers with (speechalign.evaluate.systems.system_runs)."""
+    from speechalign.evaluate.systems import system_runs
+
+    return system_runs(config["train"]["run"], config["evaluate"]["baselines"], train_seeds())
+
+
+def evaluate_answer_files():
+    return [f"results/evaluate/answers/{run.system}/seed{run.seed}.jsonl" for run in evaluate_runs()]
+
+
+def evaluate_checkpoint(wildcards):
+    """The trained checkpoint a trained system answers with (baselines: none)."""
+    if wildcards.system in config["train"]["run"]:
+        return variant_checkpoint(wildcards.system, wildcards.seed)
+    return []
+
+
+def evaluate_checkpoint_option(wildcards):
+    folder = evaluate_checkpoint(wildcards)
+    return f"--checkpoint {folder}" if folder else ""
+
+
+def evaluate_model_folders(wildcards):
+    """The provisioned LLM and Whisper (encoder and cascade ASR) folders every system loads."""
+    refs = [config["models"]["llm"], config["models"]["whisper"]]
+    return [f"data/models/{ref}" for ref in refs if ref in config["models"]["provision"]]
+
+
+def evaluate_sbert_folder(wildcards):
+    ref = config["models"]["sbert"]
+    return f"data/models/{ref}" if ref in config["models"]["provision"] else []
+
+
+def evaluate_outputs():
+    """Answers of every system x seed, the long-form scores, Tables 3-7 (long form) and their metrics."""
+    names = ["scores.parquet", "tables.csv", "systems.csv", "metrics.json"]
+    return evaluate_answer_files() + [f"results/evaluate/{name}" for name in names]
+
+
+EVALUATE_FIGURES = ["evaluate_scores", "alas_vs_benchmark"]
+
+
+def evaluate_report_tables():
+    """The evaluation notebook's tables: AZEROS Tables 3-7, parse counts, the cascade's WER."""
+    from speechalign.evaluate.tables import TABLES
+
+    names = [f"azeros_table{spec.number}" for spec in TABLES] + ["evaluate_parsed", "evaluate_cascade_wer"]
+    return expand("results/tables/{name}.{ext}", name=names, ext=["csv", "md"])
+
+
+def paradigm_alas_summaries():
+    """{variant: results/alas/<backend>/sqa.json} for the TSIT, SIT and SIFT variants whose checkpoint (first
+    seed) a backend of params alas.models loads; variants without one are left out (the figure says so)."""
+    from speechalign.evaluate.tables import PARADIGMS
+
+    if "sqa" not in config["alas"]["corpora"]:
+        return {}
+    found = {}
+    for variant in PARADIGMS:
+        folder = variant_checkpoint(variant, train_seeds()[0])
+        for model in config["alas"]["models"]:
+            if config["backends"]["models"][model].get("projector") == folder:
+                found.setdefault(variant, f"results/alas/{model}/sqa.json")
+    return found
+
+
+def paradigm_alas_files():
+    return list(paradigm_alas_summaries().values())
+
+
+def json_map(mapping):
+    """Shell-quoted JSON object, for a notebook parameter."""
+    return shlex.quote(json.dumps(dict(mapping), sort_keys=True))
 
 
 def all_outputs():
     """Every final output of the active profile: what `rule all` builds."""
-    return provisioned_models() + ["data/raw/corpora.json"] + alas_outputs() + validity_outputs() + reference_outputs() + sift_outputs() + train_outputs() + report_outputs()
+    return provisioned_models() + ["data/raw/corpora.json"] + alas_outputs() + validity_outputs() + reference_outputs() + sift_outputs() + train_outputs() + evaluate_outputs() + report_outputs()

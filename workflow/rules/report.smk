@@ -66,3 +66,26 @@ rule report_sift:
         "speechalign report --notebook {input.notebook} --out {output.notebook} -p targets {params.targets} "
         "-p curves {params.curves} -p qa {params.qa} "
         "-p tables results/tables -p figures results/figures -p profile {config[profile]} 2> {log}"
+
+
+rule report_evaluate:
+    input:
+        notebook="notebooks/evaluate.ipynb",
+        scores="results/evaluate/scores.parquet",
+        tables="results/evaluate/tables.csv",
+        systems="results/evaluate/systems.csv",
+        metrics="results/evaluate/metrics.json",
+        alas=paradigm_alas_files(),
+    output:
+        notebook="results/notebooks/evaluate.ipynb",
+        tables=evaluate_report_tables(),
+        figures=expand("results/figures/{name}.{ext}", name=EVALUATE_FIGURES, ext=["png", "pdf"]),
+    log:
+        "logs/report/evaluate.log",
+    params:
+        alas=json_map(paradigm_alas_summaries()),
+    shell:
+        "speechalign report --notebook {input.notebook} --out {output.notebook} -p scores {input.scores} "
+        "-p azeros_tables {input.tables} -p systems {input.systems} -p metrics {input.metrics} "
+        "-p alas {params.alas} -p tables results/tables -p figures results/figures -p profile {config[profile]} "
+        "2> {log}"

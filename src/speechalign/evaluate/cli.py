@@ -8,7 +8,8 @@ Tables 3-7.
     # every answer file -> scores, tables, metrics
     speechalign evaluate score --items data/corpora/bench/items.jsonl \\
         --answers results/evaluate/answers/*/seed*.jsonl --scores results/evaluate/scores.parquet \\
-        --tables results/evaluate/tables.csv --metrics results/evaluate/metrics.json
+        --tables results/evaluate/tables.csv --systems results/evaluate/systems.csv \\
+        --metrics results/evaluate/metrics.json
 
 The report notebook (notebooks/evaluate.ipynb) renders the tables as results/tables/azeros_table{3..7}.*.
 Params: the stage's own section ``evaluate`` (``--params``), and ``backends``, ``train`` and ``models``
@@ -46,6 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     score.add_argument("--answers", required=True, nargs="+", type=Path, help="answer files")
     score.add_argument("--scores", required=True, type=Path, help="long-form scores (.parquet)")
     score.add_argument("--tables", required=True, type=Path, help="Tables 3-7 in long form (.csv)")
+    score.add_argument("--systems", required=True, type=Path, help="every system's cells in long form (.csv)")
     score.add_argument("--metrics", required=True, type=Path, help="DVC metrics (.json)")
     score.add_argument("--seed", type=int, help="seed of the bootstrap resampling (default: params seed)")
     for p in (answer, score):
@@ -119,6 +121,8 @@ def run_score(args: argparse.Namespace) -> None:
     seed = top_level(args, "seed")
     tables = T.build_tables(scores, systems_run, params["confidence"], params["bootstrap"], seed)
     write_text(args.tables, T.long_form(tables).to_csv(index=False))
+    every = T.every_system(scores, params["confidence"], params["bootstrap"], seed)
+    write_text(args.systems, every.to_csv(index=False))
     write_json(args.metrics, {**T.metrics(tables), "asr": asr_summary(answers)})
     log.info(
         "scored %d answers of %d systems -> %s, %s", len(scores), len(systems_run), args.scores, args.tables

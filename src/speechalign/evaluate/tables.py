@@ -57,6 +57,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
+    "PARADIGMS",
     "SEMANTIC_TASKS",
     "TABLES",
     "Cell",
@@ -67,6 +68,7 @@ __all__ = [
     "build_tables",
     "cell",
     "columns_for",
+    "every_system",
     "long_form",
     "split_tables",
     "t_interval",
@@ -76,6 +78,8 @@ __all__ = [
 
 SEMANTIC_TASKS = ("mcq", "ifeval", "sqa", "bbh", "refusal", "agreement")
 PARALINGUISTIC_TASK = "paralinguistic"
+# The training paradigms AZEROS Table 3 compares (stage 1): the project's ALAS-vs-benchmark figure shows them.
+PARADIGMS = ("tsit_s", "sit_s", "sift_s")
 SCALE = 100.0  # scores in [0, 1] are shown in percent, as the paper's tables are
 T_INTERVAL, BOOTSTRAP = "t over seeds", "bootstrap over items"
 
@@ -267,13 +271,14 @@ def build_table(
                     "n_items": c.n_items,
                     "n_missing": c.n_missing,
                     "note": note,
+                    "confidence": confidence,
                 }
             )
     return pd.DataFrame(
         rows,
         columns=[
             "table", "system", "group", "column", "mean", "low", "high",
-            "method", "n_seeds", "n_items", "n_missing", "note",
+            "method", "n_seeds", "n_items", "n_missing", "note", "confidence",
         ],
     )  # fmt: skip
 
@@ -289,6 +294,15 @@ def build_tables(
     return {
         spec.number: build_table(scores, spec, systems_run, confidence, resamples, seed) for spec in TABLES
     }
+
+
+def every_system(
+    scores: pd.DataFrame, confidence: float = 0.95, resamples: int = 1000, seed: int = 0
+) -> pd.DataFrame:
+    """Every system's cells over every column, by the tables' rules (``table`` 0): the per-task figure."""
+    systems = tuple(sorted(scores["system"].unique()))
+    spec = TableSpec(0, "every system", systems, ("semantic", "paralinguistic"))
+    return build_table(scores, spec, systems, confidence, resamples, seed)
 
 
 def long_form(tables: Mapping[int, pd.DataFrame]) -> pd.DataFrame:
@@ -307,7 +321,7 @@ def format_cell(mean: float, low: float, high: float) -> str:
     return f"{mean:.1f} [{low:.1f}, {high:.1f}]"
 
 
-def table_markdown(table: pd.DataFrame, spec: TableSpec, profile: str, confidence: float) -> str:
+def table_markdown(table: pd.DataFrame, spec: TableSpec, profile: str) -> str:
     """The table as Markdown: systems as rows, ``group: column`` as columns, ``mean [low, high]`` cells."""
     if table.empty:
         return f"# Table {spec.number}: {spec.title}\n\nNo scores for this table's columns.\n"
@@ -328,16 +342,14 @@ def table_markdown(table: pd.DataFrame, spec: TableSpec, profile: str, confidenc
     grid = grid.join(info).reset_index()
     return (
         f"# Table {spec.number}: {spec.title}\n\n"
-        f"Profile {profile}. Scores x100, mean [{confidence:.0%} interval]; the interval column says whether"
-        " it is a t interval over seeds or a bootstrap over items (one seed).\n\n"
+        f"Profile {profile}. Scores x100, mean [{table['confidence'].iloc[0]:.0%} interval]; the interval"
+        " column says whether it is a t interval over seeds or a bootstrap over items (one seed).\n\n"
         + grid.to_markdown(index=False)
         + "\n"
     )
 
 
-def write_tables(
-    tables: Mapping[int, pd.DataFrame], folder: str | os.PathLike, profile: str, confidence: float
-) -> list[Path]:
+def write_tables(tables: Mapping[int, pd.DataFrame], folder: str | os.PathLike, profile: str) -> list[Path]:
     """``folder/azeros_table{N}.csv`` (long form, full precision) and ``.md`` for every table, atomically."""
     from speechalign.io import write_text
 
@@ -346,7 +358,7 @@ def write_tables(
     for number, table in tables.items():
         csv, md = Path(folder) / f"azeros_table{number}.csv", Path(folder) / f"azeros_table{number}.md"
         write_text(csv, table.to_csv(index=False))
-        write_text(md, table_markdown(table, specs[number], profile, confidence))
+        write_text(md, table_markdown(table, specs[number], profile))
         written += [csv, md]
     return written
 

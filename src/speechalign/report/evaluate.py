@@ -17,26 +17,37 @@ from matplotlib.figure import Figure
 
 from speechalign.evaluate import tables as T
 
-# The paradigm comparison of the project's own figure (AZEROS Table 3's stage-1 variants).
-PARADIGMS = ("tsit_s", "sit_s", "sift_s")
+PARADIGMS = T.PARADIGMS
+
+
+def read_cells(path: str | os.PathLike) -> pd.DataFrame:
+    """A long-form table file of the evaluate stage (``tables.csv``, ``systems.csv``); empty text stays ""."""
+    return pd.read_csv(path).fillna({"method": "", "note": ""})
 
 
 def read_tables(path: str | os.PathLike) -> dict[int, pd.DataFrame]:
     """The evaluate stage's ``results/evaluate/tables.csv``, one frame per table number."""
-    return T.split_tables(pd.read_csv(path, keep_default_na=True).fillna({"method": "", "note": ""}))
+    return T.split_tables(read_cells(path))
 
 
-def all_systems(scores: pd.DataFrame, confidence: float, resamples: int, seed: int) -> pd.DataFrame:
-    """Every system's cells over every column (the tables' rules), for the per-task figure."""
-    systems = tuple(sorted(scores["system"].unique()))
-    spec = T.TableSpec(0, "every system", systems, ("semantic", "paralinguistic"))
-    return T.build_table(scores, spec, systems, confidence, resamples, seed)
+def score_range(cells: pd.DataFrame) -> tuple[float, float]:
+    """Axis range of scores x100: [0, 100] with a margin; down to -100 when a mean is negative (cosine)."""
+    floor = -100.0 if (cells["mean"].dropna() < 0).any() else 0.0
+    return floor - 5.0, 105.0
+
+
+def clip_interval(low: float, high: float, bounds: tuple[float, float]) -> tuple[float, float, bool, bool]:
+    """An interval cut to the axis (a t interval over two seeds can reach far past the score range): the
+    clipped ends and whether each end was cut (drawn as an arrow)."""
+    lo, hi = bounds
+    return max(low, lo), min(high, hi), low < lo, high > hi
 
 
 def scores_figure(cells: pd.DataFrame, title: str = "") -> Figure:
     """One panel per column (task or paralinguistic subset, composites last), one row per system: the mean
     (x100) with its interval; hollow markers for a bootstrap over items (one seed), filled for a t interval
-    over seeds."""
+    over seeds. Intervals reaching past the score range are cut at the axis with an arrow (the tables keep
+    the full interval)."""
     columns = list(dict.fromkeys(zip(cells["group"], cells["column"], strict=True)))
     systems = list(dict.fromkeys(cells["system"]))
     fig, axes = plt.subplots(
@@ -47,6 +58,7 @@ def scores_figure(cells: pd.DataFrame, title: str = "") -> Figure:
         squeeze=False,
     )
     y = np.arange(len(systems))
+    bounds = score_range(cells)
     for ax, (group, column) in zip(axes[0], columns, strict=True):
         part = (
             cells[(cells["group"] == group) & (cells["column"] == column)]
@@ -56,9 +68,14 @@ def scores_figure(cells: pd.DataFrame, title: str = "") -> Figure:
         for k, (_, row) in enumerate(part.iterrows()):
             if not math.isfinite(row["mean"]):
                 continue
-            filled = row["method"] == T.T_INTERVAL
-            ax.plot([row["low"], row["high"]], [k, k], color=f"C{k % 10}", lw=1.5)
-            ax.plot(row["mean"], k, "o", color=f"C{k % 10}", mfc=f"C{k % 10}" if filled else "white", ms=5)
+            filled, colour = row["method"] == T.T_INTERVAL, f"C{k % 10}"
+            low, high, cut_low, cut_high = clip_interval(row["low"], row["high"], bounds)
+            ax.plot([low, high], [k, k], color=colour, lw=1.5)
+            for cut, end, marker in ((cut_low, low, "<"), (cut_high, high, ">")):
+                if cut:
+                    ax.plot(end, k, marker, color=colour, ms=5)
+            ax.plot(row["mean"], k, "o", color=colour, mfc=colour if filled else "white", ms=5)
+        ax.set_xlim(*bounds)
         ax.set_title(f"{column}\n({group})", fontsize=8)
         ax.axvline(0, color="0.8", lw=0.8)
         ax.tick_params(labelsize=7)
@@ -109,11 +126,17 @@ def alas_vs_benchmark_figure(
     for i, variant in enumerate(variants):
         rows = semantic[semantic["system"] == variant].set_index("column").reindex(columns)
         x = np.arange(len(columns)) + (i - (len(variants) - 1) / 2) * width
-        err = np.vstack([rows["mean"] - rows["low"], rows["high"] - rows["mean"]])
+        bounds = score_range(semantic)
+        low, high = rows["low"].clip(lower=bounds[0]), rows["high"].clip(upper=bounds[1])
+        err = np.vstack([rows["mean"] - low, high - rows["mean"]])
         right.bar(x, rows["mean"], width, color=f"C{i}", label=variant)
         right.errorbar(x, rows["mean"], yerr=err, fmt="none", ecolor="0.2", lw=0.8, capsize=2)
     right.set_xticks(np.arange(len(columns)), columns, fontsize=8)
     right.set(ylabel="score x100 (higher is better)", title="spoken benchmark (semantic tasks)")
+    if len(semantic):
+        right.set_ylim(*score_range(semantic))
+    right.text(0.01, 0.99, "intervals cut at the score range", transform=right.transAxes, fontsize=6,
+               va="top", color="0.4")  # fmt: skip
     right.legend(fontsize=7)
     if title:
         fig.suptitle(title, fontsize=9)

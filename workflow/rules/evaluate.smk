@@ -1,0 +1,65 @@
+# Stage 8, evaluate: every system (trained variants and the untrained floor per seed; the text-only upper
+# bound and the Whisper cascade once) answers the spoken benchmark, one job per system x seed; one job scores
+# every answer and computes AZEROS Tables 3-7 (the report notebook renders them).
+
+
+rule evaluate_answers:
+    input:
+        corpus=EVALUATE_CORPUS,
+        trained=evaluate_checkpoint,
+        models=evaluate_model_folders,
+    output:
+        "results/evaluate/answers/{system}/seed{seed}.jsonl",
+    log:
+        "logs/evaluate/answers/{system}/seed{seed}.log",
+    benchmark:
+        "logs/bench/evaluate/answers/{system}/seed{seed}.tsv"
+    wildcard_constraints:
+        system=r"[^/]+",
+        seed=r"\d+",
+    threads: 2
+    resources:
+        mem_mb=6000,
+    params:
+        cfg=stage_params("evaluate"),
+        backends=backends_params,
+        train=train_params,
+        models=stage_params("models"),
+        trained=evaluate_checkpoint_option,
+    shell:
+        "speechalign evaluate answer --system {wildcards.system} --seed {wildcards.seed} "
+        "--items {input.corpus}/items.jsonl {params.trained} --out {output} "
+        "--cache data/cache/evaluate/{wildcards.system}/seed{wildcards.seed}.jsonl --params {params.cfg} "
+        "--backends-params {params.backends} --train-params {params.train} --models-params {params.models} "
+        "2> {log}"
+
+
+rule evaluate_score:
+    input:
+        corpus=EVALUATE_CORPUS,
+        answers=evaluate_answer_files(),
+        models=evaluate_sbert_folder,
+    output:
+        scores="results/evaluate/scores.parquet",
+        tables="results/evaluate/tables.csv",
+        systems="results/evaluate/systems.csv",
+        metrics="results/evaluate/metrics.json",
+    log:
+        "logs/evaluate/score.log",
+    threads: 2
+    resources:
+        mem_mb=4000,
+    params:
+        cfg=stage_params("evaluate"),
+        models=stage_params("models"),
+        seed=config["seed"],
+    shell:
+        "speechalign evaluate score --items {input.corpus}/items.jsonl --answers {input.answers} "
+        "--scores {output.scores} --tables {output.tables} --systems {output.systems} --metrics {output.metrics} --seed {params.seed} "
+        "--params {params.cfg} --models-params {params.models} 2> {log}"
+
+
+rule evaluate:
+    input:
+        evaluate_outputs(),
+
