@@ -208,3 +208,16 @@ def test_layout_errors_are_clear(tmp_path):
     with pytest.raises(BenchmarkLayoutError, match="is not a folder"):
         load_benchmark("airbench", tmp_path / "nowhere", tmp_path / "out", PARAMS)
     assert not (tmp_path / "out").exists()
+
+
+def test_the_data_cli_loads_a_benchmark_and_writes_its_card(airbench, tmp_path):
+    from speechalign.cli import main
+
+    params = json.dumps(PARAMS)
+    out, card = tmp_path / "corpora" / "airbench", tmp_path / "airbench.md"
+    argv = ["data", "load", "--corpus", "airbench", "--root", str(airbench), "--out", str(out)]
+    assert main(argv + ["--card", str(card), "--params", params]) == 0
+    assert len(read_items(out / "items.jsonl")) == 3
+    assert "| paralinguistic | airbench/Speaker_Gender_Recognition | 1 |" in card.read_text()
+    assert main(["data", "load", "--corpus", "voicebench", "--root", str(tmp_path / "no"), "--out", str(out),
+                 "--params", params]) == 2  # fmt: skip
