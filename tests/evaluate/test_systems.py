@@ -169,11 +169,8 @@ def test_backend_specs_follow_training_settings(tmp_path):
     )
     with pytest.raises(UserFacingError, match="--checkpoint"):
         S.backend_spec(S.SystemRun("sift_s", 0), None, MODELS, BACKENDS, TRAIN)
-    single = tmp_path / "sift_s" / "seed0"
-    (single / "semantic").mkdir(parents=True)
-    (single / "sift_model.json").write_text("{}")
-    spec = S.backend_spec(S.SystemRun("sift_s", 0), str(single), MODELS, BACKENDS, TRAIN)
-    assert spec["projector"] == str(single / "semantic")  # a single-encoder checkpoint's projector
+    spec = S.backend_spec(S.SystemRun("sift_s", 0), "data/sift/models/sift_s/seed0", MODELS, BACKENDS, TRAIN)
+    assert spec["projector"] == "data/sift/models/sift_s/seed0"  # the composed backend reads the checkpoint
 
 
 def test_configuration_key_changes_with_the_checkpoint_weights(tmp_path):

@@ -117,20 +117,6 @@ def asr_word_errors(spoken: str, recognised: str) -> tuple[int, int]:
 
 
 # --- backends ------------------------------------------------------------------------------------------
-def projector_source(checkpoint: str | os.PathLike) -> str:
-    """What a composed backend spec takes as ``projector`` for a SIFT checkpoint folder.
-
-    Workaround until the composed backend loads SIFT checkpoints itself: a single-encoder checkpoint's
-    ``semantic/`` folder is exactly the projector ``ComposedSpeechLLM`` puts in the speech slot
-    (speechalign.sift.model); a dual-encoder checkpoint is passed whole, for a backend that can read it."""
-    folder = Path(checkpoint)
-    if (folder / "projector.safetensors").is_file():
-        return str(folder)
-    if (folder / "sift_model.json").is_file() and not (folder / "paralinguistic").exists():
-        return str(folder / "semantic")
-    return str(folder)
-
-
 def backend_spec(
     run: SystemRun,
     checkpoint: str | None,
@@ -140,16 +126,16 @@ def backend_spec(
 ) -> dict[str, Any]:
     """The composed backend entry a system run loads (``speechalign.backends.load_backend``).
 
-    Trained: the variant's checkpoint as projector. Untrained: a fresh projector of the trained variants'
-    architecture (``train.projector_hidden``, ``train.stack``), initialised from the seed. The seed-free
-    baselines use the LLM alone (the same fresh spec; its projector is never run)."""
+    Trained: the variant's SIFT checkpoint folder (single or dual encoder) as projector. Untrained: a fresh
+    projector of the trained variants' architecture (``train.projector_hidden``, ``train.stack``), initialised
+    from the seed. The seed-free baselines use only the LLM (the same fresh spec; no projector runs)."""
     if run.kind == "trained" and not checkpoint:
         raise UserFacingError(f"system {run.system} is a trained variant: give its --checkpoint")
     return {
         "kind": "composed",
         "llm": models["llm"],
         "encoder": models["whisper"],
-        "projector": projector_source(checkpoint) if run.kind == "trained" else None,
+        "projector": str(checkpoint) if run.kind == "trained" else None,
         "projector_hidden": train["projector_hidden"],
         "stack": train["stack"],
         "system_prompt": backends["system_prompt"],
