@@ -60,9 +60,13 @@ def test_curves_and_qa_table(tmp_path):
     assert [len(line.get_xdata()) for line in lines] == [2, 2]  # steps without val_loss skipped
     assert list(lines[0].get_ydata()) == [2.0, pytest.approx(1.6)]  # sift_s: the mean over its two seeds
     (tmp_path / "qa" / "sift_s").mkdir(parents=True)
+    paired = {"control": "c.json", "items": 4, "token_f1": {"difference": 0.25, "low": 0.0, "high": 0.5}}
     (tmp_path / "qa" / "sift_s" / "seed1.json").write_text(
-        json.dumps({"items": 4, "contains_answer": 0.5, "rows": [{}]})
+        json.dumps({"items": 4, "contains_answer": 0.5, "rows": [{}], "vs_untrained": paired})
     )
     table = qa_table([tmp_path / "qa" / "sift_s" / "seed1.json"])
-    assert table.to_dict("records") == [{"system": "sift_s", "seed": 1, "items": 4, "contains_answer": 0.5}]
+    assert table.to_dict("records") == [
+        {"system": "sift_s", "seed": 1, "items": 4, "contains_answer": 0.5, "token_f1_vs_untrained": 0.25,
+         "token_f1_vs_untrained_low": 0.0, "token_f1_vs_untrained_high": 0.5}
+    ]  # fmt: skip
     assert isinstance(table, pd.DataFrame)

@@ -191,6 +191,12 @@ def untrained_architecture_checkpoint(wildcards):
     return variant_checkpoint(same[0], wildcards.seed)
 
 
+def untrained_control_result(wildcards):
+    """The untrained control's spoken-QA result (same encoders, same seed) a trained variant is paired with."""
+    encoders = config["train"]["variants"][wildcards.variant]["encoders"]
+    return f"results/train/qa/untrained-{encoders}/seed{wildcards.seed}.json"
+
+
 def untrained_controls():
     kinds = {config["train"]["variants"][v]["encoders"] for v in config["train"]["run"]}
     return expand("results/train/qa/untrained-{encoders}/seed{seed}.json", encoders=sorted(kinds), seed=train_seeds())

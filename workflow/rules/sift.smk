@@ -107,6 +107,7 @@ ruleorder: sift_eval_untrained > sift_eval
 rule sift_eval:
     input:
         checkpoint=trained_checkpoint,
+        control=untrained_control_result,
         corpus="data/corpora/sqa",
         models=sift_llm_folder,
     output:
@@ -125,8 +126,8 @@ rule sift_eval:
         backends=backends_params,
         limit=config["train"]["qa_items"] or 1000000,
     shell:
-        "speechalign sift-eval --checkpoint {input.checkpoint} --manifest {input.corpus} --out {output} "
-        "--limit {params.limit} --params {params.backends} 2> {log}"
+        "speechalign sift-eval --checkpoint {input.checkpoint} --control {input.control} "
+        "--manifest {input.corpus} --out {output} --limit {params.limit} --params {params.backends} 2> {log}"
 
 
 rule sift_eval_untrained:

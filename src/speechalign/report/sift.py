@@ -83,5 +83,18 @@ def qa_table(files: Sequence[str | os.PathLike]) -> pd.DataFrame:
         result = json.loads(Path(path).read_text())
         system, seed = run_name(path)
         scalars = {k: v for k, v in result.items() if not isinstance(v, list | dict)}
-        rows.append({"system": system, "seed": seed, **scalars})
+        rows.append({"system": system, "seed": seed, **scalars, **paired_columns(result)})
     return pd.DataFrame(rows)
+
+
+def paired_columns(result: dict) -> dict:
+    """A trained variant's paired comparison with the untrained control (sift-eval's ``vs_untrained``) as
+    flat columns: ``<score>_vs_untrained`` (mean per-item difference) and its 95% interval."""
+    compared = result.get("vs_untrained") or {}
+    columns = {}
+    for key, value in compared.items():
+        if isinstance(value, dict):
+            columns[f"{key}_vs_untrained"] = value["difference"]
+            columns[f"{key}_vs_untrained_low"] = value["low"]
+            columns[f"{key}_vs_untrained_high"] = value["high"]
+    return columns

@@ -1,8 +1,9 @@
 """``speechalign sift-eval``: a SIFT checkpoint (or its untrained control) on held-out spoken QA.
 
-    speechalign sift-eval --checkpoint data/sift/models/sift_s --manifest data/corpora/sqa \
-        --out results/train/qa/sift_s.json
-    speechalign sift-eval --untrained data/sift/models/sift_s ...   # same architecture, initial weights
+    speechalign sift-eval --untrained data/sift/models/sift_s/seed0 --seed 0 --manifest data/corpora/sqa \
+        --out results/train/qa/untrained-semantic/seed0.json   # same architecture, initial weights
+    speechalign sift-eval --checkpoint data/sift/models/sift_s/seed0 --manifest data/corpora/sqa \
+        --control results/train/qa/untrained-semantic/seed0.json --out results/train/qa/sift_s/seed0.json
 """
 
 from __future__ import annotations
@@ -24,10 +25,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="results json")
     parser.add_argument("--limit", type=int, default=None, help="at most N held-out items")
     parser.add_argument("--seed", type=int, default=0, help="initialisation seed of the untrained control")
+    parser.add_argument(
+        "--control", help="the untrained control's result json: adds the paired comparison (vs_untrained)"
+    )
     add_params_option(parser, "backends")
 
 
 def run(args: argparse.Namespace) -> None:
+    import json
+    from pathlib import Path
+
     import torch
 
     from speechalign.backends import task_instruction
@@ -61,4 +68,10 @@ def run(args: argparse.Namespace) -> None:
     answers = E.text_run_answers(model, items, system, backends["max_new_tokens"])
     result = E.evaluate(model, items, system, answers, backends["max_new_tokens"])
     result["model"] = args.checkpoint or f"untrained:{args.untrained}"
+    if args.control:
+        control = json.loads(Path(args.control).read_text(encoding="utf-8"))
+        result["vs_untrained"] = {
+            "control": args.control,
+            **E.paired_comparison(result["rows"], control["rows"]),
+        }
     write_json(args.out, result)

@@ -6,23 +6,31 @@ the ALAS stage prompts it (the backends' system prompt, layout and ``sqa`` instr
 - ``answer_nll``: teacher-forced negative log-likelihood per token of the gold answer (lower is better);
 - ``text_answer_nll``: the same for the answer the frozen LLM gives when it reads the transcript instead of
   the audio (what SIFT teaches the model to reproduce; lower is better);
-- ``contains_answer``: share of greedy answers containing the gold answer (higher is better).
+- ``contains_answer`` and ``token_f1``: the greedy answer scored against the gold answer by the benchmark's
+  spoken-QA scorer (``speechalign.evaluate.scoring.score_sqa``: normalised tokens, gold contained, SQuAD
+  token F1; higher is better; an empty answer scores 0).
 
 The untrained control is the same architecture with the projectors at their seeded initialisation (the
 weights training starts from). The text run (transcript in place of the audio) is the upper bound.
 
-    speechalign sift-eval --checkpoint data/sift/models/sift_s --manifest data/corpora/sqa \
-        --out results/train/qa/sift_s.json
+Trained vs untrained (``vs_untrained``, when the control's result is given): per item, the difference of
+each score (trained minus untrained, on the same items), its mean with a 95% percentile bootstrap interval
+over items, and how many items got better, worse or stayed equal. The comparison is measurable when the
+interval excludes 0.
+
+    speechalign sift-eval --checkpoint data/sift/models/sift_s/seed0 --manifest data/corpora/sqa \
+        --control results/train/qa/untrained-semantic/seed0.json --out results/train/qa/sift_s/seed0.json
 """
 
 from __future__ import annotations
 
-import re
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
 
+from speechalign.errors import UserFacingError
 from speechalign.sift.model import IGNORE, PromptPieces, SiftSpeechLLM, prompt_pieces
 
 MAX_SECONDS = 30.0  # the Whisper encoder's window
@@ -36,10 +44,6 @@ class QAItem:
     transcript: str
     semantic: torch.Tensor  # (P, d)
     paralinguistic: torch.Tensor  # (P, d)
-
-
-def normalise(text: str) -> str:
-    return " ".join(re.findall(r"[a-z0-9']+", text.lower()))
 
 
 def qa_utterances(utterances: Sequence, limit: int | None) -> list:
@@ -119,19 +123,69 @@ def evaluate(
                 "answer_nll": sequence_nll(model, gold, item, text_run=False),
                 "text_answer_nll": sequence_nll(model, self_target, item, text_run=False),
                 "text_run_answer_nll": sequence_nll(model, gold, item, text_run=True),
-                "contains_answer": normalise(item.answer) in normalise(answer),
+                **answer_scores(answer, item.answer),
                 "answer": answer,
             }
         )
     n = max(len(rows), 1)
-    return {
-        "items": len(rows),
-        "answer_nll": sum(r["answer_nll"] for r in rows) / n,
-        "text_answer_nll": sum(r["text_answer_nll"] for r in rows) / n,
-        "contains_answer": sum(r["contains_answer"] for r in rows) / n,
-        "text_run_answer_nll": sum(r["text_run_answer_nll"] for r in rows) / n,
-        "rows": rows,
-    }
+    means = {k: sum(r[k] for r in rows) / n for k in (*NLL_SCORES, *ANSWER_SCORES)}
+    return {"items": len(rows), **means, "rows": rows}
+
+
+NLL_SCORES = ("answer_nll", "text_answer_nll", "text_run_answer_nll")
+ANSWER_SCORES = ("contains_answer", "token_f1")
+# the scores compared with the untrained control, and whether higher is better
+COMPARED = {"answer_nll": False, "token_f1": True, "contains_answer": True}
+
+
+def answer_scores(answer: str, gold: str) -> dict:
+    """``contains_answer`` (0/1) and ``token_f1`` of a greedy answer, by the benchmark's spoken-QA scorer."""
+    from speechalign.evaluate.scoring import score_sqa
+
+    metrics = score_sqa(answer, [gold]).metrics
+    return {"contains_answer": metrics["contained"], "token_f1": metrics["f1"]}
+
+
+def paired_comparison(
+    trained_rows: Sequence[Mapping], control_rows: Sequence[Mapping], resamples: int = 2000, seed: int = 0
+) -> dict:
+    """Trained minus untrained, item by item, for each score of ``COMPARED``: mean difference with a 95%
+    percentile bootstrap interval over items, and the items that got better / worse / stayed equal.
+
+    >>> t = [{"id": "a", "answer_nll": 1.0, "token_f1": 0.5, "contains_answer": 1.0},
+    ...      {"id": "b", "answer_nll": 2.0, "token_f1": 0.0, "contains_answer": 0.0}]
+    >>> c = [{"id": "b", "answer_nll": 3.0, "token_f1": 0.0, "contains_answer": 0.0},
+    ...      {"id": "a", "answer_nll": 1.5, "token_f1": 0.0, "contains_answer": 0.0}]
+    >>> r = paired_comparison(t, c)["answer_nll"]
+    >>> r["difference"], r["better"], r["worse"], r["ties"]
+    (-0.75, 2, 0, 0)
+    """
+    import numpy as np
+
+    from speechalign.evaluate.tables import bootstrap_interval
+
+    control = {r["id"]: r for r in control_rows}
+    ids = [r["id"] for r in trained_rows]
+    if sorted(ids) != sorted(control):
+        raise UserFacingError(
+            "the untrained control was scored on other items than the trained model: rerun both with the "
+            "same corpus and --limit"
+        )
+    out: dict = {"items": len(ids)}
+    for key, higher_is_better in COMPARED.items():
+        diff = np.array([r[key] - control[r["id"]][key] for r in trained_rows], dtype=float)  # (N,)
+        mean, low, high = bootstrap_interval([diff], 0.95, resamples, seed) if len(diff) else (math.nan,) * 3
+        gain = diff if higher_is_better else -diff
+        out[key] = {
+            "difference": mean,
+            "low": low,
+            "high": high,
+            "higher_is_better": higher_is_better,
+            "better": int((gain > 0).sum()),
+            "worse": int((gain < 0).sum()),
+            "ties": int((gain == 0).sum()),
+        }
+    return out
 
 
 @torch.no_grad()

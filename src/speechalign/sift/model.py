@@ -134,12 +134,18 @@ class SiftSpeechLLM(nn.Module):
         return embeds, mask, label_pad
 
     def token_losses(self, embeds, mask, labels) -> tuple[torch.Tensor, torch.Tensor]:
-        """Summed cross-entropy over response tokens and their count (the LM's own shift by one)."""
-        logits = self.llm(inputs_embeds=embeds, attention_mask=mask).logits  # (B, S, V)
-        shifted = logits[:, :-1].reshape(-1, logits.shape[-1]).float()  # predicts position t+1
-        targets = labels[:, 1:].reshape(-1)
-        total = nn.functional.cross_entropy(shifted, targets, ignore_index=IGNORE, reduction="sum")
-        return total, (targets != IGNORE).sum()
+        """Summed cross-entropy over response tokens and their count (the LM's own shift by one).
+
+        The LM head runs only on the positions that predict a labelled token: the vocabulary projection of
+        every prompt and audio position (and its backward) was most of the waste of a cached-feature step."""
+        hidden = self.llm.get_decoder()(
+            inputs_embeds=embeds, attention_mask=mask, use_cache=False
+        ).last_hidden_state  # (B, S, D)
+        targets = labels[:, 1:]  # (B, S-1): position t predicts token t+1
+        scored = targets != IGNORE
+        logits = self.llm.get_output_embeddings()(hidden[:, :-1][scored]).float()  # (N, V)
+        total = nn.functional.cross_entropy(logits, targets[scored], reduction="sum")
+        return total, scored.sum()
 
 
 def load_frozen_llm(ref: str):
