@@ -177,10 +177,11 @@ def accuracy_figure(words, table, tolerances_ms: Sequence[int], png: Path, pdf: 
 
     fig, (cdf, bars) = plt.subplots(1, 2, figsize=(11, 4.2))
     grid = np.linspace(0, 250, 501)  # ms
+    colours = {aligner: f"C{k}" for k, aligner in enumerate(words["aligner"].unique())}  # one per aligner
     for (against, aligner), group in words.groupby(["against", "aligner"], sort=False):
         errors = 1000 * np.concatenate([group["start_error"].abs(), group["end_error"].abs()])
         label, style = (aligner, "-") if against == EXACT else (f"{aligner} vs pocketsphinx, real", "--")
-        cdf.plot(grid, [(errors <= g).mean() for g in grid], style, label=label)
+        cdf.plot(grid, [(errors <= g).mean() for g in grid], style, color=colours[aligner], label=label)
     for tol in tolerances_ms:
         cdf.axvline(tol, color="0.8", lw=0.8, zorder=0)
     cdf.set(xlabel="absolute boundary error (ms)", ylabel="share of word boundaries", ylim=(0, 1.01))

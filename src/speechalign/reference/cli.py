@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+from pathlib import Path
 
 from speechalign.cli import add_params_option, stage_params
 
@@ -53,7 +54,10 @@ def run_align(args: argparse.Namespace) -> None:
         whisper=args.whisper, beam_size=params["beam_size"], language=params["language"], threads=args.threads
     )
     # the alas stage's selection rule, so equal settings select the same utterances
-    utterances = select_utterances(args.corpus, params["split"], params["max_utterances"])
+    if Path(args.corpus).name in params["whole_corpora"]:
+        utterances = select_utterances(args.corpus, None, 0)
+    else:
+        utterances = select_utterances(args.corpus, params["split"], params["max_utterances"])
     build_reference(utterances, args.aligner, settings, args.out)
 
 
