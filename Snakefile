@@ -23,9 +23,11 @@ include: "workflow/rules/reference.smk"
 include: "workflow/rules/sift.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/check.smk"
 
 
 rule all:
     input:
         all_outputs(),
+        "results/checks.json",  # rule check: none of them is missing or trivial
     default_target: True

@@ -38,6 +38,7 @@ STAGES: dict[str, str] = {
     "sift-eval": "speechalign.sift.cli_eval",
     "evaluate": "speechalign.evaluate.cli",
     "report": "speechalign.report.cli",
+    "check": "speechalign.report.cli_check",
 }
 
 
