@@ -51,6 +51,10 @@ OPTIONS = ("eleven", "twelve", "thirteen", "fourteen")
         ("I would choose option A because it is right.", "A"),
         ("I think it is B.", "B"),
         ("The answer is B, not the others.", "B"),
+        ("A is the correct answer.", "A"),
+        ("C is right.", "C"),
+        ("I think so.\nB. twelve", "B"),  # a labelled line further down
+        ("A. eleven\n\nEleven is the sum.", "A"),
         ("Ｂ", "B"),  # full-width letter, NFKC
         ("twelve", "B"),  # exactly one option's text
         ("Twelve.", "B"),
@@ -75,6 +79,8 @@ def test_accepted_forms_parse_to_their_letter(answer, letter):
         ("Answer: B. Option A is wrong.", "several option letters: A, B"),
         ("The answer is A or the answer is C.", "several option letters: A, C"),
         ("E", "letter E is not an option (ABCD)"),
+        ("A. eleven\nB. twelve\nC. thirteen", "several option letters: A, B, C"),  # lists the options
+        ("A. twelve", "letter A labels the text of option B"),  # letter and text disagree
         ("The answer is (F).", "letter F is not an option (ABCD)"),
     ],
 )
@@ -115,6 +121,13 @@ def test_a_letter_in_any_accepted_template_parses(letter_index, template, lower,
     shown = letter.lower() if lower and template in ("{L}", "({L})", "{L}.", "{L}) {text}") else letter
     answer = pad + template.format(L=shown, text=OPTIONS[letter_index]) + pad
     assert parse_choice(answer, 4, OPTIONS) == (letter, "")
+
+
+@given(st.permutations(list(range(4))), st.integers(2, 4))
+def test_an_answer_listing_several_labelled_options_never_parses(order, shown):
+    lines = [f"{'ABCD'[i]}. {OPTIONS[i]}" for i in order[:shown]]
+    letter, reason = parse_choice("\n".join(lines), 4, OPTIONS)
+    assert letter is None and reason.startswith("several option letters")
 
 
 @given(st.text(max_size=60))

@@ -65,20 +65,24 @@ def answer_text(answer: Any) -> tuple[str | None, str]:
 
 # Accepted forms of an option letter (L). Each names the letter unambiguously:
 #   the whole answer is the letter:            "B", "(B)", "[b]", "B.", "b)"
-#   the answer opens with a labelled letter:   "B. twelve", "B) twelve", "(B) twelve", "B: twelve"
+#   a line opens with a labelled letter:       "B. twelve", "B) twelve", "(B) twelve", "B: twelve"
 #   a phrase names it:                         "the answer is B", "Answer: (B)", "option B", "I choose B",
-#                                              "it is B." (after "is"/"be" only an upper-case letter)
-# An opening letter needs its label punctuation ("A dog ..." names no option); in the phrase forms a
+#                                              "it is B." / "B is correct" (upper-case letters only)
+# A line-opening letter needs its label punctuation ("A dog ..." names no option), and every labelled line
+# counts, so an answer that lists the options ("A. oxygen\nB. helium ...") is ambiguous; in the phrase forms a
 # lower-case letter counts only when punctuation follows it, so "the answer is a dog" is not option A.
 _MARKUP = re.compile(r"[*_`]+")
 _WHOLE = re.compile(r"[(\[]?([A-Za-z])[)\].:]?")
-_OPENING = re.compile(r"^(?:\(([A-Za-z])\)|\[([A-Za-z])\]|([A-Za-z])[).:])(?=\s|$)")
+_LINE_OPENING = re.compile(
+    r"^[ \t]*(?:\(([A-Za-z])\)|\[([A-Za-z])\]|([A-Za-z])[).:])(?=\s|$)[ \t]*([^\n]*)", flags=re.MULTILINE
+)
 _PHRASE = re.compile(
     r"\b(?:answer(?:\s+is)?|option|choice|choose|select|pick)\s*(?:is\s*)?[:\-]?\s*(?:option\s+)?"
     r"[(\[]?(?:([A-Z])(?![A-Za-z])|([a-z])(?=[).:,\]]|$))",
     flags=re.IGNORECASE,
 )
 _IS_LETTER = re.compile(r"\b(?:is|be)\s+[(\[]?([A-Z])(?![A-Za-z'])")
+_LETTER_IS = re.compile(r"(?:^|\s)[(\[]?([A-Z])[)\]]?\s+is\s+(?:the\s+)?(?:correct|right|best)\b")
 
 
 def _phrase_letters(text: str) -> set[str]:
@@ -100,11 +104,23 @@ def _normalise_option(text: str) -> str:
     return " ".join(text.lower().strip().strip(string.punctuation).split())
 
 
+def _labelled_text_mismatch(letter: str, label_text: str, choices: Sequence[str]) -> str:
+    """Why "B. <text>" contradicts itself (its text is exactly another option's), or ""."""
+    said = _normalise_option(label_text)
+    options = [_normalise_option(c) for c in choices]
+    if not said or said not in options or LETTERS.find(letter) >= len(options):
+        return ""
+    if options[LETTERS.index(letter)] == said:
+        return ""
+    return f"letter {letter} labels the text of option {LETTERS[options.index(said)]}"
+
+
 def parse_choice(answer: Any, n_choices: int, choices: Sequence[str] = ()) -> tuple[str | None, str]:
     """(letter, "") when the answer names exactly one option in an accepted form, else (None, reason).
 
     Besides the letter forms above, an answer that is exactly one option's text (case and outer
-    punctuation aside) names that option. Several different letters make the answer ambiguous."""
+    punctuation aside) names that option. Several different letters make the answer ambiguous, and so does
+    a labelled letter followed by another option's text ("A. male" when A is female)."""
     text, problem = answer_text(answer)
     if text is None:
         return None, problem
@@ -114,10 +130,13 @@ def parse_choice(answer: Any, n_choices: int, choices: Sequence[str] = ()) -> tu
     if whole:
         letter = whole.group(1).upper()
         return (letter, "") if letter in valid else (None, f"letter {letter} is not an option ({valid})")
-    found = _phrase_letters(text) | set(_IS_LETTER.findall(text))
-    opening = _OPENING.match(text)
-    if opening:
-        found.add(next(g for g in opening.groups() if g).upper())
+    found = _phrase_letters(text) | set(_IS_LETTER.findall(text)) | set(_LETTER_IS.findall(text))
+    for match in _LINE_OPENING.finditer(text):
+        letter = next(g for g in match.groups()[:3] if g).upper()
+        mismatch = _labelled_text_mismatch(letter, match.group(4), choices)
+        if mismatch:
+            return None, mismatch
+        found.add(letter)
     if not found and choices:
         by_text = [
             LETTERS[i] for i, c in enumerate(choices) if _normalise_option(c) == _normalise_option(text)
