@@ -485,3 +485,52 @@ def test_paired_comparison_of_trained_and_untrained_items():
         "token_f1": pytest.approx(2 / 3),
     }
     assert answer_scores("", "42") == {"contains_answer": 0.0, "token_f1": 0.0}  # empty: wrong
+
+
+def test_device_and_dtype_resolution():
+    from speechalign.backends.device import autocast, resolve_device, resolve_dtype
+
+    assert resolve_device("auto", cuda_available=False) == torch.device("cpu")
+    assert resolve_device("auto", cuda_available=True) == torch.device("cuda")
+    assert resolve_device("cpu", cuda_available=True) == torch.device("cpu")
+    with pytest.raises(UserFacingError, match="sees no GPU"):
+        resolve_device("cuda", cuda_available=False)
+    with pytest.raises(UserFacingError, match="one of auto, cpu, cuda"):
+        resolve_device("gpu")
+    assert resolve_dtype("auto", torch.device("cuda")) == torch.bfloat16
+    assert resolve_dtype("auto", torch.device("cpu")) == torch.float32
+    assert resolve_dtype("bfloat16", torch.device("cpu")) == torch.bfloat16
+    with pytest.raises(UserFacingError, match="dtype must be"):
+        resolve_dtype("fp16", torch.device("cpu"))
+    layer = torch.nn.Linear(4, 4)
+    with autocast(torch.device("cpu"), torch.float32):
+        assert layer(torch.ones(1, 4)).dtype == torch.float32
+    with autocast(torch.device("cpu"), torch.bfloat16):
+        assert layer(torch.ones(1, 4)).dtype == torch.bfloat16
+
+
+@needs_tokenizer
+def test_training_on_the_cpu_in_float32_and_in_bf16_autocast(tiny):
+    """The trainer's Accelerator follows train.device / train.dtype; bf16 autocast trains to nearly the
+    same losses as float32 (not exactly: the autocast really ran)."""
+    from accelerate.state import AcceleratorState
+
+    from speechalign.sift.train import make_accelerator
+
+    runs = {}
+    try:
+        for dtype in ("auto", "bfloat16"):
+            AcceleratorState._reset_state(True)  # the accelerator state is a per-process singleton
+            accelerator = make_accelerator({"device": "cpu", "dtype": dtype})
+            assert accelerator.device == torch.device("cpu")
+            assert accelerator.mixed_precision == ("no" if dtype == "auto" else "bf16")
+            runs[dtype] = [r["val_loss"] for r in tiny_run(tiny, accelerator=accelerator).rows]
+    finally:
+        AcceleratorState._reset_state(True)
+    fp32, bf16 = (torch.tensor(runs[k]) for k in ("auto", "bfloat16"))
+    assert torch.isfinite(fp32).sum() == torch.isfinite(bf16).sum() >= 2
+    both = torch.isfinite(fp32)
+    assert torch.allclose(bf16[both], fp32[both], atol=0.05) and not torch.equal(bf16[both], fp32[both])
+    if not torch.cuda.is_available():
+        with pytest.raises(UserFacingError, match="sees no GPU"):
+            make_accelerator({"device": "cuda", "dtype": "auto"})

@@ -125,9 +125,11 @@ rule sift_eval:
     params:
         backends=backends_params,
         limit=config["train"]["qa_items"] or 1000000,
+        device=config["train"]["device"],
     shell:
         "speechalign sift-eval --checkpoint {input.checkpoint} --control {input.control} "
-        "--manifest {input.corpus} --out {output} --limit {params.limit} --params {params.backends} 2> {log}"
+        "--manifest {input.corpus} --out {output} --limit {params.limit} --device {params.device} "
+        "--params {params.backends} 2> {log}"
 
 
 rule sift_eval_untrained:
@@ -148,9 +150,10 @@ rule sift_eval_untrained:
     params:
         backends=backends_params,
         limit=config["train"]["qa_items"] or 1000000,
+        device=config["train"]["device"],
     shell:
         "speechalign sift-eval --untrained {input.checkpoint} --manifest {input.corpus} --out {output} "
-        "--limit {params.limit} --seed {wildcards.seed} --params {params.backends} 2> {log}"
+        "--limit {params.limit} --seed {wildcards.seed} --device {params.device} --params {params.backends} 2> {log}"
 
 
 rule sift:

@@ -87,7 +87,8 @@ class SpeechLLM(abc.ABC):
 
     @torch.no_grad()  # not inference_mode: callers may edit the returned tensor in place
     def prefill(self, run: Run) -> torch.Tensor:
-        """All layers of one prefill forward, kept only on ``run.span``: ``(L+1, span, D)`` float32.
+        """All layers of one prefill forward, kept only on ``run.span``: ``(L+1, span, D)`` float32 on the CPU
+        (whatever device the model runs on).
 
         Each layer is sliced and copied as soon as the forward returns, so what outlives this call is the
         span only (not every position, and no generated steps)."""
@@ -95,7 +96,7 @@ class SpeechLLM(abc.ABC):
         states = self._hidden_states(run)  # L+1 x (1, S, D)
         if states[0].shape[1] != run.length:
             raise RuntimeError(f"prefill saw {states[0].shape[1]} positions; the run has {run.length}")
-        kept = torch.stack([layer[0, start:stop].float() for layer in states])  # (L+1, span, D)
+        kept = torch.stack([layer[0, start:stop].float().cpu() for layer in states])  # (L+1, span, D)
         del states
         return kept
 

@@ -118,11 +118,14 @@ class ComposedSpeechLLM(SpeechLLM):
         layout: str = "{speech}\n{task}",
         paralinguistic: Projector | None = None,
         paralinguistic_layer: int | None = None,
+        device: torch.device | str | None = None,
     ):
-        self.encoder = encoder.eval().requires_grad_(False)
+        # every model on one device (default: the LM's); runs keep their tensors on the CPU
+        self.device = torch.device(device) if device is not None else next(llm.parameters()).device
+        self.encoder = encoder.eval().requires_grad_(False).to(self.device)
         self.feature_extractor = feature_extractor
-        self.projector = projector.eval()
-        self.llm = llm.eval().requires_grad_(False)
+        self.projector = projector.eval().to(self.device)
+        self.llm = llm.eval().requires_grad_(False).to(self.device)
         self.tokenizer = tokenizer
         self.system_prompt = system_prompt
         self.layout = layout
@@ -136,7 +139,7 @@ class ComposedSpeechLLM(SpeechLLM):
             raise ValueError(
                 f"paralinguistic_layer {paralinguistic_layer} is not in 0..{len(encoder.layers)}"
             )
-        self.paralinguistic = paralinguistic.eval() if paralinguistic is not None else None
+        self.paralinguistic = paralinguistic.eval().to(self.device) if paralinguistic is not None else None
         self.paralinguistic_layer = paralinguistic_layer
         self._tag_ids = dual_tag_ids(tokenizer) if self.dual else None
         for name, proj in (("projector", projector), ("paralinguistic projector", paralinguistic)):
@@ -151,9 +154,11 @@ class ComposedSpeechLLM(SpeechLLM):
 
     @classmethod
     def from_spec(cls, spec: Mapping[str, Any], seed: int) -> ComposedSpeechLLM:
-        """Load the real models a params backend entry names (see params.yaml ``backends.models``)."""
+        """Load the real models a params backend entry names (see params.yaml ``backends.models``), on the
+        entry's ``device`` (auto: the GPU when there is one)."""
         from transformers import AutoModelForCausalLM, AutoTokenizer, WhisperFeatureExtractor, WhisperModel
 
+        from speechalign.backends.device import resolve_device
         from speechalign.models import model_path
 
         whisper_dir = model_path(spec["encoder"])
@@ -172,6 +177,7 @@ class ComposedSpeechLLM(SpeechLLM):
             tokenizer=AutoTokenizer.from_pretrained(llm_dir),
             system_prompt=spec["system_prompt"],
             layout=spec["layout"],
+            device=resolve_device(spec.get("device") or "auto"),
             **projectors,
         )
 
@@ -189,7 +195,7 @@ class ComposedSpeechLLM(SpeechLLM):
             wave, sampling_rate=self.sample_rate, padding="longest", return_tensors="pt"
         ).input_features  # (1, n_mels, F), F = N // hop
         layers = [len(self.encoder.layers)] + ([self.paralinguistic_layer] if self.dual else [])
-        return encode_unpadded_layers(self.encoder, mel.to(self.encoder.dtype), layers)
+        return encode_unpadded_layers(self.encoder, mel.to(self.device, self.encoder.dtype), layers)
 
     def encoder_frames(self, wave: np.ndarray) -> torch.Tensor:
         """Frozen encoder features of one waveform, ``(1, P, d_enc)`` (what SIFT caches)."""
@@ -208,12 +214,12 @@ class ComposedSpeechLLM(SpeechLLM):
                 f"audio of {len(wave) / self.sample_rate:.3f} s is shorter than one audio position"
                 f" ({self.frame_seconds:.3f} s)"
             )
-        dtype = next(self.projector.parameters()).dtype
         with torch.inference_mode():
-            semantic = self.projector(frames.to(dtype))
+            semantic = run_projector(self.projector, frames).to(self.device)
             if not self.dual:
                 return semantic, None
-            return semantic, self.paralinguistic(layers[self.paralinguistic_layer].to(dtype))
+            para = run_projector(self.paralinguistic, layers[self.paralinguistic_layer])
+            return semantic, para.to(self.device)
 
     # --- prompts ---------------------------------------------------------------------------------------
     def _prompt_halves(self, task: str) -> tuple[str, str]:
@@ -230,9 +236,8 @@ class ComposedSpeechLLM(SpeechLLM):
     ) -> torch.Tensor:
         """``(1, S, D)``: embeddings of the ids before the speech, the audio ``(1, A, D)``, the ids after."""
         embed = self.llm.get_input_embeddings()
-        return torch.cat(
-            [embed(before_ids)[None], audio.to(embed.weight.dtype), embed(after_ids)[None]], dim=1
-        )
+        before, after = embed(before_ids.to(self.device))[None], embed(after_ids.to(self.device))[None]
+        return torch.cat([before, audio.to(self.device, embed.weight.dtype), after], dim=1)
 
     def audio_run(self, wave: np.ndarray, task: str) -> Run:
         """The speech slot holds the semantic projection (one encoder) or the dual placement; the span is
@@ -242,9 +247,9 @@ class ComposedSpeechLLM(SpeechLLM):
         semantic, para = self.projected_audio(wave)  # (1, A, D), (1, A, D) | None
         with torch.inference_mode():
             embed = self.llm.get_input_embeddings()
-            tags = [embed(self._ids_of(t)) for t in self._tag_ids] if self.dual else None
+            tags = [embed(self._ids_of(t).to(self.device)) for t in self._tag_ids] if self.dual else None
             slot, sem_start = speech_slot(tags, semantic[0], None if para is None else para[0])  # (A_slot, D)
-            embeds = self.embed_prompt(before_ids, slot[None], after_ids)  # (1, S, D)
+            embeds = self.embed_prompt(before_ids, slot[None], after_ids).cpu()  # (1, S, D)
         start = len(before_ids) + sem_start
         return Run(
             "audio", (start, start + semantic.shape[1]), embeds.shape[1], payload={"inputs_embeds": embeds}
@@ -264,7 +269,7 @@ class ComposedSpeechLLM(SpeechLLM):
         )
         ids = torch.tensor(encoded["input_ids"], dtype=torch.long)
         with torch.inference_mode():
-            embeds = self.llm.get_input_embeddings()(ids)[None]  # (1, S, D)
+            embeds = self.llm.get_input_embeddings()(ids.to(self.device))[None].cpu()  # (1, S, D)
         return Run("text", span, len(ids), token_char_spans=chars, payload={"inputs_embeds": embeds})
 
     # --- LM ----------------------------------------------------------------------------------------------
@@ -276,7 +281,8 @@ class ComposedSpeechLLM(SpeechLLM):
 
     def _hidden_states(self, run: Run) -> tuple[torch.Tensor, ...]:
         base = self.llm.get_decoder() if hasattr(self.llm, "get_decoder") else self.llm.model
-        out = base(inputs_embeds=run.payload["inputs_embeds"], output_hidden_states=True, use_cache=False)
+        embeds = run.payload["inputs_embeds"].to(self.device)
+        out = base(inputs_embeds=embeds, output_hidden_states=True, use_cache=False)
         return out.hidden_states
 
     @torch.inference_mode()
@@ -287,15 +293,22 @@ class ComposedSpeechLLM(SpeechLLM):
             chunk = order[first : first + batch_size]
             embeds, mask = left_pad([runs[i].payload["inputs_embeds"][0] for i in chunk])
             out = self.llm.generate(
-                inputs_embeds=embeds,
-                attention_mask=mask,
+                inputs_embeds=embeds.to(self.device),
+                attention_mask=mask.to(self.device),
                 max_new_tokens=max_new_tokens,
                 do_sample=False,
                 pad_token_id=self.tokenizer.pad_token_id or self.tokenizer.eos_token_id,
             )  # (B, new) with inputs_embeds only: the new tokens alone
-            for i, ids in zip(chunk, out, strict=True):
+            for i, ids in zip(chunk, out.cpu(), strict=True):
                 answers[i] = self.tokenizer.decode(ids, skip_special_tokens=True).strip()
         return answers
+
+
+def run_projector(projector: Projector, frames: torch.Tensor) -> torch.Tensor:
+    """The projector on ``frames (1, P, d)`` cast to its own device and dtype (float32, even beside a bf16
+    encoder; a projector swapped in by a control may sit elsewhere)."""
+    weight = next(projector.parameters())
+    return projector(frames.to(weight.device, weight.dtype))
 
 
 def check_projector_fits(name: str, config: ProjectorConfig, encoder: nn.Module, llm: nn.Module) -> None:

@@ -28,6 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--control", help="the untrained control's result json: adds the paired comparison (vs_untrained)"
     )
+    parser.add_argument("--device", default="auto", help="auto (the GPU when there is one), cpu or cuda")
     add_params_option(parser, "backends")
 
 
@@ -38,6 +39,7 @@ def run(args: argparse.Namespace) -> None:
     import torch
 
     from speechalign.backends import task_instruction
+    from speechalign.backends.device import resolve_device
     from speechalign.data.manifest import read_manifest
     from speechalign.io import write_json
     from speechalign.sift import evaluate as E
@@ -46,6 +48,7 @@ def run(args: argparse.Namespace) -> None:
     from speechalign.sift.paralinguistic import whisper_layer_frames
 
     backends = stage_params(args, "backends")
+    device = resolve_device(args.device)
     torch.manual_seed(args.seed)
     if args.checkpoint:
         model = load_checkpoint(args.checkpoint)
@@ -55,7 +58,8 @@ def run(args: argparse.Namespace) -> None:
         config = read_checkpoint_config(args.untrained)
         llm, tokenizer = load_frozen_llm(config.llm)
         model = SiftSpeechLLM(config, llm, tokenizer, Projectors(config, seed=args.seed))
-    encoder, extractor = load_whisper_encoder(model.config.encoder)
+    model = model.to(device)
+    encoder, extractor = load_whisper_encoder(model.config.encoder, device)
     n_blocks = len(encoder.layers)
     para_layer = model.config.paralinguistic_layer or 0
     items = []

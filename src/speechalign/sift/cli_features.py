@@ -23,12 +23,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> None:
     import torch
 
+    from speechalign.backends.device import resolve_device
     from speechalign.data.manifest import read_manifest
     from speechalign.sift.features import compute_features, load_whisper_encoder
 
     params = stage_params(args, "train")
     torch.set_num_threads(max(1, torch.get_num_threads()))
-    encoder, extractor = load_whisper_encoder(args.encoder)
+    encoder, extractor = load_whisper_encoder(args.encoder, resolve_device(params["device"]))
     store = compute_features(
         read_manifest(args.manifest), encoder, extractor, params["paralinguistic_layer"], args.encoder
     )

@@ -50,8 +50,11 @@ def run(args: argparse.Namespace) -> None:
         def load_writer():  # only when some target is not cached yet
             from transformers import AutoModelForCausalLM, AutoTokenizer
 
+            from speechalign.backends.device import resolve_device
+
             torch.manual_seed(params["seed"])
             model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32).eval()
+            model = model.to(resolve_device(params["device"]))
             tokenizer = AutoTokenizer.from_pretrained(folder)
             return T.llm_writer(model, tokenizer, params["max_new_tokens"], params["batch_size"])
 

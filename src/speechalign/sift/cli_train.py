@@ -5,7 +5,8 @@
         --curves results/train/sift_s/seed0 --state data/cache/sift/state/sift_s/seed0 \
         --llm smollm2-135m-instruct --encoder whisper-base
     speechalign train --variant sift_s+sift_sp --seed 0 --init data/sift/models/sift_s/seed0 ...   # stage 2
-    # several processes (CPU: --multi_gpu with Accelerator(cpu=True) inside; GPUs: add --gpu):
+    # several processes, one per GPU (params train.device auto/cuda) or on the CPU (train.device cpu, or no
+    # GPU: Accelerator(cpu=True) inside, which --multi_gpu needs there):
     accelerate launch --multi_gpu --num_processes 2 --num_machines 1 -m speechalign.cli train ...
 """
 
@@ -31,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--init", default=None, help="stage-1 checkpoint the variant starts from")
     parser.add_argument("--llm", required=True, help="frozen LM reference")
     parser.add_argument("--encoder", required=True, help="Whisper reference (recorded in the checkpoint)")
-    parser.add_argument("--gpu", action="store_true", help="let accelerate use GPUs (default: CPU)")
+    parser.add_argument("--device", help="override params train.device: auto, cpu or cuda")
     add_params_option(parser, "train")
     parser.add_argument("--backend-params", metavar="JSON", help="params `backends` as JSON (its layout)")
 
@@ -44,6 +45,7 @@ def run(args: argparse.Namespace) -> None:
 
     backends = json.loads(args.backend_params) if args.backend_params else load_params(".")["backends"]
     params = stage_params(args, "train")
+    params = {**params, "device": args.device or params["device"]}
     seed = params["seeds"][0] if args.seed is None else args.seed
     run_variant(
         args.variant,
@@ -56,5 +58,4 @@ def run(args: argparse.Namespace) -> None:
         encoder_ref=args.encoder,
         init=args.init,
         state_dir=args.state,
-        cpu=not args.gpu,
     )

@@ -65,7 +65,7 @@ def sequence_nll(model: SiftSpeechLLM, pieces: PromptPieces, item: QAItem, text_
         else:
             prefix = model_prompt_embeddings(model, pieces, item)
         embeds = torch.cat([prefix, model.embed_ids(pieces.response)])[None]  # (1, S, D)
-        labels = torch.tensor([[IGNORE] * len(prefix) + pieces.response])
+        labels = torch.tensor([[IGNORE] * len(prefix) + pieces.response], device=prefix.device)
         total, count = model.token_losses(embeds, torch.ones_like(labels), labels)
     return float(total / count)
 
@@ -84,7 +84,7 @@ def greedy_answer(model: SiftSpeechLLM, prompt: torch.Tensor, max_new_tokens: in
 
     out = model.llm.generate(
         inputs_embeds=prompt[None],
-        attention_mask=torch.ones(1, len(prompt), dtype=torch.long),
+        attention_mask=torch.ones(1, len(prompt), dtype=torch.long, device=prompt.device),
         max_new_tokens=max_new_tokens,
         do_sample=False,
         pad_token_id=model.tokenizer.pad_token_id or model.tokenizer.eos_token_id,

@@ -70,15 +70,15 @@ class FeatureStore:
         return cls(json.loads(metadata["ids"]), **tensors, meta=json.loads(metadata["meta"]))
 
 
-def load_whisper_encoder(ref: str):
-    """(encoder, feature extractor) of a Whisper model reference, frozen, float32."""
+def load_whisper_encoder(ref: str, device: str | torch.device = "cpu"):
+    """(encoder, feature extractor) of a Whisper model reference, frozen, float32, on ``device``."""
     from transformers import WhisperFeatureExtractor, WhisperModel
 
     from speechalign.models import model_path
 
     folder = model_path(ref)
     encoder = WhisperModel.from_pretrained(folder, dtype=torch.float32).get_encoder().eval()
-    return encoder.requires_grad_(False), WhisperFeatureExtractor.from_pretrained(folder)
+    return encoder.requires_grad_(False).to(device), WhisperFeatureExtractor.from_pretrained(folder)
 
 
 def read_wave(path: str, sample_rate: int = 16000) -> np.ndarray:

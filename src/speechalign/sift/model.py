@@ -68,11 +68,13 @@ class Projectors(nn.Module):
         )
 
     def forward(self, semantic: list[torch.Tensor], paralinguistic: list[torch.Tensor] | None):
-        """Per example ``(P_i, d)`` frames -> ``(P_i // stack, D)`` projections (lists)."""
-        sem = [self.semantic(f[None])[0] for f in semantic]
+        """Per example ``(P_i, d)`` frames (any device; moved to the projectors') -> ``(P_i // stack, D)``
+        projections (lists)."""
+        device = next(self.semantic.parameters()).device
+        sem = [self.semantic(f[None].to(device))[0] for f in semantic]
         if self.paralinguistic is None or paralinguistic is None:
             return sem, None
-        return sem, [self.paralinguistic(f[None])[0] for f in paralinguistic]
+        return sem, [self.paralinguistic(f[None].to(device))[0] for f in paralinguistic]
 
 
 @dataclass
@@ -108,8 +110,12 @@ class SiftSpeechLLM(nn.Module):
         self.projectors = projectors
         self._tag_ids = dual_tag_ids(tokenizer)
 
+    @property
+    def device(self) -> torch.device:
+        return next(self.llm.parameters()).device
+
     def embed_ids(self, ids: list[int]) -> torch.Tensor:  # (S, D)
-        return self.llm.get_input_embeddings()(torch.tensor(ids, dtype=torch.long))
+        return self.llm.get_input_embeddings()(torch.tensor(ids, dtype=torch.long, device=self.device))
 
     def speech_slot(self, sem: torch.Tensor, para: torch.Tensor | None) -> torch.Tensor:
         """``(A_slot, D)``: what stands in the speech slot (semantic alone, or the dual placement), laid out
@@ -127,8 +133,8 @@ class SiftSpeechLLM(nn.Module):
             labels.append(torch.tensor([IGNORE] * len(prompt) + p.response, dtype=torch.long))
         longest = max(len(r) for r in rows)
         embeds = rows[0].new_zeros(len(rows), longest, rows[0].shape[1])
-        mask = torch.zeros(len(rows), longest, dtype=torch.long)
-        label_pad = torch.full((len(rows), longest), IGNORE, dtype=torch.long)
+        mask = torch.zeros(len(rows), longest, dtype=torch.long, device=embeds.device)
+        label_pad = torch.full((len(rows), longest), IGNORE, dtype=torch.long, device=embeds.device)
         for b, (r, lab) in enumerate(zip(rows, labels, strict=True)):
             embeds[b, : len(r)], mask[b, : len(r)], label_pad[b, : len(r)] = r, 1, lab
         return embeds, mask, label_pad

@@ -46,8 +46,9 @@ def whisper_layer_frames(encoder, feature_extractor, wave: np.ndarray, layers: S
     mel = feature_extractor(
         wave, sampling_rate=SAMPLE_RATE, padding="longest", return_tensors="pt"
     ).input_features  # (1, n_mels, F)
-    captured = encode_unpadded_layers(encoder, mel.to(encoder.dtype), layers)
-    return {k: captured[k][0].float() for k in layers}
+    weight = next(encoder.parameters())
+    captured = encode_unpadded_layers(encoder, mel.to(weight.device, weight.dtype), layers)
+    return {k: captured[k][0].float().cpu() for k in layers}
 
 
 # --- Resemblyzer's speaker LSTM -----------------------------------------------------------------------------

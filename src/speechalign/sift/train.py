@@ -131,11 +131,14 @@ def validation_loss(
 ) -> float:
     """Token-weighted mean loss over ``examples``, sharded over processes and summed across them."""
     mine = list(examples)[accelerator.process_index :: accelerator.num_processes]
-    total, count = torch.zeros(()), torch.zeros(())
+    total, count = torch.zeros((), device=accelerator.device), torch.zeros((), device=accelerator.device)
     for first in range(0, len(mine), batch_size):
-        loss, n = batch_loss_sum(
-            model, model.projectors, make_batch(mine[first : first + batch_size], store, model.config.dual)
-        )
+        with accelerator.autocast():
+            loss, n = batch_loss_sum(
+                model,
+                model.projectors,
+                make_batch(mine[first : first + batch_size], store, model.config.dual),
+            )
         total, count = total + loss, count + n
     total, count = accelerator.reduce(total, "sum"), accelerator.reduce(count.float(), "sum")
     return float(total / count.clamp_min(1))
@@ -159,7 +162,7 @@ def save_state(
 
     state = optimizer.state_dict()
     flat = {
-        f"{idx}.{name}": v.detach().clone().reshape(v.shape or (1,))
+        f"{idx}.{name}": v.detach().cpu().clone().reshape(v.shape or (1,))
         for idx, s in state["state"].items()
         for name, v in s.items()
     }
@@ -272,9 +275,10 @@ def train_loop(
             for i in global_batch_indices(step, len(train_examples), cfg["batch_size"], cfg["seed"])
         ]
         global_tokens = sum(e.response_tokens for e in chosen)
-        loss_sum, _ = batch_loss_sum(
-            model, wrapped, make_batch(chosen[rank::world], store, model.config.dual)
-        )
+        with accelerator.autocast():  # bf16 on GPUs by default (train.dtype); a no-op in float32
+            loss_sum, _ = batch_loss_sum(
+                model, wrapped, make_batch(chosen[rank::world], store, model.config.dual)
+            )
         loss = (
             loss_sum * world / global_tokens
         )  # DDP divides by world: the mean over the global batch's tokens
@@ -355,6 +359,19 @@ def init_from(projectors: Projectors, folder: str | os.PathLike) -> None:
     projectors.semantic.load_state_dict(loaded.semantic.state_dict())
 
 
+def make_accelerator(cfg: Mapping):
+    """The Accelerator of ``cfg['device']`` and ``cfg['dtype']``: the GPUs (one per process) or the CPU, with
+    bf16 autocast when the dtype resolves to bfloat16."""
+    from accelerate import Accelerator
+
+    from speechalign.backends.device import resolve_device, resolve_dtype
+
+    device = resolve_device(cfg.get("device", "auto"))
+    bf16 = resolve_dtype(cfg.get("dtype", "auto"), device) == torch.bfloat16
+    # cpu=True on the CPU: without it `accelerate launch --multi_gpu` processes each train alone (RESEARCH 3)
+    return Accelerator(cpu=device.type == "cpu", mixed_precision="bf16" if bf16 else "no")
+
+
 def run_variant(
     name: str,
     cfg: Mapping,
@@ -366,14 +383,13 @@ def run_variant(
     encoder_ref: str,
     init: str | os.PathLike | None = None,
     state_dir: str | os.PathLike | None = None,
-    cpu: bool = True,
     stop_after: int | None = None,
     llm=None,
     tokenizer=None,
 ) -> dict:
-    """Train one variant of ``cfg['variants']`` and write its checkpoint, curve and metrics."""
-    from accelerate import Accelerator
-
+    """Train one variant of ``cfg['variants']`` and write its checkpoint, curve and metrics, on
+    ``cfg['device']`` (auto: the GPUs when torch sees them) in ``cfg['dtype']`` (auto: bf16 autocast on
+    GPUs)."""
     from speechalign.sift.features import FeatureStore
     from speechalign.sift.model import load_frozen_llm
     from speechalign.sift.targets import read_targets
@@ -387,7 +403,7 @@ def run_variant(
         raise UserFacingError(
             f"variant {name} starts from {variant['init']}: pass its checkpoint with --init"
         )
-    accelerator = Accelerator(cpu=cpu)
+    accelerator = make_accelerator(cfg)
     torch.manual_seed(cfg["seed"])
     started = time.perf_counter()
     store = FeatureStore.load(features_path)
@@ -399,7 +415,7 @@ def run_variant(
     projectors = Projectors(config, seed=cfg["seed"])
     if init is not None:
         init_from(projectors, init)
-    model = SiftSpeechLLM(config, llm, tokenizer, projectors)
+    model = SiftSpeechLLM(config, llm.to(accelerator.device), tokenizer, projectors.to(accelerator.device))
 
     def frames_of(utt_id: str) -> int:
         i = store.index[utt_id]
@@ -428,6 +444,7 @@ def run_variant(
     metrics = summarise(result.rows, time.perf_counter() - started, dropped, len(train_ex), len(val_ex))
     metrics["processes"] = accelerator.num_processes
     metrics["seed"] = cfg["seed"]
+    metrics["device"], metrics["mixed_precision"] = str(accelerator.device), accelerator.mixed_precision
     if accelerator.is_main_process and result.steps >= cfg["steps"]:
         save_checkpoint(out, config, result.projectors, {"variant": variant, "metrics": metrics})
         write_curve(curves, result.rows)
