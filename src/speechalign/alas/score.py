@@ -82,6 +82,22 @@ class AlasResult:
     def n_layers(self) -> int:
         return len(self.paths)
 
+    def layer_scores(self, layer: int) -> dict[str, float | int]:
+        """One layer's numbers as the flat fields every ALAS table shares (the scoring and validity
+        stages add their own columns around them)."""
+        s = self.scores
+        return {
+            "layer": layer,
+            "alas_tokens": float(s.tokens[layer]),
+            "alas_words": float(s.words[layer]),
+            "uniform_tokens": float(s.uniform_tokens),
+            "uniform_words": float(s.uniform_words),
+            "calibrated_tokens": float(s.calibrated_tokens[layer]),
+            "calibrated_words": float(s.calibrated_words[layer]),
+            "n_audio": self.n_audio,
+            "n_text": self.n_text,
+        }
+
 
 def uniform_path(n_audio: int, n_text: int) -> np.ndarray:
     """The straight diagonal ``u_i = round(i * (T - 1) / (A - 1))`` (halves round up), ``(A,)`` int64.

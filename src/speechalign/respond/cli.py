@@ -70,23 +70,32 @@ def backend_spec(backends: dict[str, Any], model: str) -> dict[str, Any]:
     ]
 
 
-def run(args: argparse.Namespace) -> None:
+def seeded_backend(args: argparse.Namespace, backends: dict[str, Any]):
+    """The backend of ``--model`` (an entry of params ``backends.models``) built with the run's seed
+    (``--seed``, else params ``seed``), torch seeded with it first; returns (backend, spec, seed)."""
     import torch
-    from sentence_transformers import SentenceTransformer
 
     from speechalign.backends import load_backend
+
+    seed = top_level(args, "seed")
+    torch.manual_seed(seed)
+    spec = backend_spec(backends, args.model)
+    return load_backend(spec, seed=seed), spec, seed
+
+
+def run(args: argparse.Namespace) -> None:
+    from sentence_transformers import SentenceTransformer
+
     from speechalign.io import atomic_path
     from speechalign.models import model_path
     from speechalign.respond import respond_corpus, select_utterances, task_of
 
     backends = stage_params(args, "backends")
     alas = section(args, "alas")
-    seed = top_level(args, "seed")
     sbert_ref = args.sbert or section(args, "models")["sbert"]
-    torch.manual_seed(seed)
     utterances = select_utterances(args.corpus, alas["split"], alas["max_utterances"])
     task = task_of(args.corpus.name, backends["tasks"])
-    backend = load_backend(backend_spec(backends, args.model), seed=seed)
+    backend, _, _ = seeded_backend(args, backends)  # after the cheap checks: a bad corpus fails fast
     sbert = SentenceTransformer(model_path(sbert_ref), device="cpu")
     table = respond_corpus(
         backend,

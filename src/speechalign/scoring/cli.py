@@ -19,7 +19,7 @@ import logging
 from pathlib import Path
 
 from speechalign.cli import add_params_option, stage_params
-from speechalign.respond.cli import add_section_option, backend_spec, section, top_level
+from speechalign.respond.cli import add_section_option, section, seeded_backend
 
 HELP = "ALAS per utterance and layer (similarity, MAS, reference), table + summary"
 log = logging.getLogger(__name__)
@@ -46,17 +46,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> None:
     import numpy as np
     import pandas as pd
-    import torch
 
-    from speechalign.backends import load_backend
     from speechalign.io import atomic_path, write_json
     from speechalign.respond import select_utterances, task_of
     from speechalign.scoring import score_corpus, summarise
 
     params = stage_params(args, "alas")
     backends = section(args, "backends")
-    seed = top_level(args, "seed")
-    torch.manual_seed(seed)
     utterances = select_utterances(args.corpus, params["split"], params["max_utterances"])
     responses = pd.read_parquet(args.responses)
     records, aligner = None, "oracle"
@@ -65,7 +61,7 @@ def run(args: argparse.Namespace) -> None:
 
         records = read_reference(args.reference)
         aligner = args.reference.parent.name  # data/reference/<aligner>/<corpus>.jsonl.gz
-    backend = load_backend(backend_spec(backends, args.model), seed=seed)
+    backend, _, seed = seeded_backend(args, backends)
     table, rejected, examples = score_corpus(
         backend,
         utterances,

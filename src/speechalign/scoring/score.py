@@ -119,19 +119,10 @@ def example_similarity(backend: SpeechLLM, pair, layers: Sequence[int], normalis
 def result_rows(
     utterance_id: str, result: AlasResult, response: Mapping[str, Any], reference: str
 ) -> list[dict]:
-    s = result.scores
     return [
         {
             "utterance": utterance_id,
-            "layer": layer,
-            "alas_tokens": float(s.tokens[layer]),
-            "alas_words": float(s.words[layer]),
-            "uniform_tokens": float(s.uniform_tokens),
-            "uniform_words": float(s.uniform_words),
-            "calibrated_tokens": float(s.calibrated_tokens[layer]),
-            "calibrated_words": float(s.calibrated_words[layer]),
-            "n_audio": result.n_audio,
-            "n_text": result.n_text,
+            **result.layer_scores(layer),
             "n_words": result.n_words,
             "words_without_rows": len(result.reference.words_without_rows),
             "similarity": float(response["similarity"]),

@@ -19,7 +19,7 @@ import logging
 from pathlib import Path
 
 from speechalign.cli import add_params_option, stage_params
-from speechalign.respond.cli import add_section_option, backend_spec, section, top_level
+from speechalign.respond.cli import add_section_option, section, seeded_backend
 
 HELP = "ALAS validity: oracle, sweeps and negative controls per normalisation; the default chosen by them"
 log = logging.getLogger(__name__)
@@ -37,9 +37,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    import torch
-
-    from speechalign.backends import load_backend
     from speechalign.io import atomic_path, write_json, write_text
     from speechalign.respond import select_utterances, task_of
     from speechalign.validity import CRITERION, conditions, pooled, ranking, separation, validate_corpus
@@ -48,11 +45,8 @@ def run(args: argparse.Namespace) -> None:
 
     params = stage_params(args, "validity")
     backends = section(args, "backends")
-    seed = top_level(args, "seed")
-    torch.manual_seed(seed)
-    spec = backend_spec(backends, args.model)
-    backend = load_backend(spec, seed=seed)
     utterances = select_utterances(args.corpus, params["split"], params["max_utterances"])
+    backend, spec, seed = seeded_backend(args, backends)
     controls = conditions(params["noise_scales"], params["jitter_seconds"], params["negatives"])
     table, rejected = validate_corpus(
         backend,

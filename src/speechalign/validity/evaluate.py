@@ -138,7 +138,6 @@ def utterance_rows(
         contrast = diagonal_contrast(
             similarity(audio, text, name, statistics), reference.token_per_row
         )  # (L,)
-        s = result.scores
         for layer in range(result.n_layers):
             rows.append(
                 {
@@ -148,15 +147,8 @@ def utterance_rows(
                     "noise": condition.noise,
                     "jitter": condition.jitter,
                     "normalisation": name,
-                    "layer": layer,
-                    "alas_tokens": float(s.tokens[layer]),
-                    "alas_words": float(s.words[layer]),
-                    "uniform_tokens": float(s.uniform_tokens),
-                    "uniform_words": float(s.uniform_words),
-                    "calibrated_tokens": float(s.calibrated_tokens[layer]),
+                    **result.layer_scores(layer),  # calibrated_words too; TABLE_COLUMNS leaves it out
                     "diagonal_contrast": float(contrast[layer]),
-                    "n_audio": result.n_audio,
-                    "n_text": result.n_text,
                 }
             )
     return rows
