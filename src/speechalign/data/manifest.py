@@ -332,7 +332,8 @@ def card_markdown(card: Mapping[str, Any]) -> str:
         f"# Data card: {card['corpus']}",
         "",
         f"- utterances: {card['utterances']} ({card['hours']:.3f} h), speakers: {card['speakers']}",
-        f"- words with exact times: {card['words']} in {card['with_word_times']} utterances",
+        # exact for espeak, pocketsphinx forced alignment for piper and real clips
+        f"- words with times: {card['words']} in {card['with_word_times']} utterances",
         f"- with question/answer: {card['with_question']}",
         f"- rejected: {card['rejected']} {json.dumps(card['rejected_by_reason'])}",
         f"- sources: {json.dumps(card['sources'])}",
