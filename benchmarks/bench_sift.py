@@ -4,13 +4,19 @@ Baselines run in the same process on the same inputs, interleaved (one of each p
 machine load hits all alike); medians of ``--repeats`` rounds. Also the cached step with the LM head on every
 position (the implementation before the head was restricted to labelled positions), to show that fix.
 
+With ``--small-profile``: the time a training variant of the small profile takes on this machine,
+extrapolated from measured steps (a training step and a validation batch at the small profile's batch size,
+projector width and target length, single- and dual-encoder) to its steps, validations and seeds.
+
     .venv/bin/python benchmarks/bench_sift.py --manifest data/corpora/sift
     .venv/bin/python benchmarks/bench_sift.py --manifest data/corpora/sift --batch 8 --prompts 16 --threads 2
+    .venv/bin/python benchmarks/bench_sift.py --small-profile
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import statistics
 import time
@@ -105,6 +111,85 @@ def training_steps(args, utterances):
     return median_seconds(steps, args.repeats)
 
 
+def step_and_validation_seconds(model, pieces, frames, dual: bool, repeats: int) -> list[float]:
+    """Median seconds of a training step and of a validation batch (no gradients) on ``frames``."""
+    optimizer = torch.optim.Adam(model.projectors.parameters(), lr=1e-3)
+
+    def losses():
+        sem, para = model.projectors([s for s, _ in frames], [p for _, p in frames] if dual else None)
+        return model.token_losses(*model.assemble(pieces, sem, para))
+
+    def train_step():
+        total, count = losses()
+        optimizer.zero_grad()
+        (total / count).backward()
+        optimizer.step()
+
+    def val_batch():
+        with torch.no_grad():
+            losses()
+
+    return median_seconds([train_step, val_batch], repeats)
+
+
+def small_profile_estimate(args, utterances) -> None:
+    """Measure a small-profile training step and validation batch (single and dual encoder) and extrapolate
+    every variant of the small profile's train.run: steps x step + validations x batches x batch."""
+    from speechalign.config import load_params
+    from speechalign.sift.features import compute_features, load_whisper_encoder
+    from speechalign.sift.model import (
+        Projectors,
+        SiftModelConfig,
+        SiftSpeechLLM,
+        load_frozen_llm,
+        prompt_pieces,
+    )
+
+    params = load_params(".", overrides={"profile": "small"})
+    train, new_tokens = params["train"], params["sift"]["max_new_tokens"]
+    batch = [u for u in utterances if u.split == "train"][: train["batch_size"]]
+    encoder, extractor = load_whisper_encoder(args.encoder)
+    store = compute_features(batch, encoder, extractor, train["paralinguistic_layer"], args.encoder)
+    llm, tokenizer = load_frozen_llm(args.llm)
+    # the longest target the profile allows (many hit max_new_tokens): an upper bound on the step
+    response = tokenizer.decode(
+        tokenizer(" word" * new_tokens, add_special_tokens=False).input_ids[:new_tokens]
+    )
+    pieces = [
+        prompt_pieces(
+            tokenizer, params["backends"]["system_prompt"], None, "{speech}\n{task}", response, True
+        )
+        for _ in batch
+    ]
+    seconds = {}
+    for dual in (False, True):
+        config = SiftModelConfig(
+            args.llm, args.encoder, train["paralinguistic_layer"] if dual else None, encoder.config.d_model,
+            llm.config.hidden_size, train["projector_hidden"], train["stack"], "{speech}\n{task}",
+        )  # fmt: skip
+        model = SiftSpeechLLM(config, llm, tokenizer, Projectors(config, seed=0))
+        frames = [store.frames(u.id) for u in batch]
+        seconds[dual] = step_and_validation_seconds(model, pieces, frames, dual, args.repeats)
+    print(
+        f"small profile (batch {train['batch_size']}, projector {train['projector_hidden']}, targets of "
+        f"{new_tokens} tokens): train step {seconds[False][0]:.2f} s single / {seconds[True][0]:.2f} s dual "
+        f"encoder; validation batch {seconds[False][1]:.2f} / {seconds[True][1]:.2f} s"
+    )
+    total = 0.0
+    for name in train["run"]:
+        variant = train["variants"][name]
+        step, val = seconds[variant["encoders"] == "dual"]
+        validations = train["steps"] // train["eval_every"] + 1
+        val_batches = math.ceil(train["val_items"] * len(variant["data"]) / train["batch_size"])
+        variant_seconds = train["steps"] * step + validations * val_batches * val
+        total += variant_seconds * len(train["seeds"])
+        print(f"  {name}: {variant_seconds / 60:.1f} min per seed (extrapolated)")
+    print(
+        f"  all {len(train['run'])} variants x {len(train['seeds'])} seeds: {total / 3600:.1f} h of training "
+        f"(extrapolated; targets, features and evaluation not included)"
+    )
+
+
 def generation(args, utterances):
     """(batched tokens/s, one-at-a-time tokens/s, outputs identical?)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -139,6 +224,9 @@ def main() -> None:
     parser.add_argument("--max-new-tokens", type=int, default=24)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument(
+        "--small-profile", action="store_true", help="only the small profile's training-time extrapolation"
+    )
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -146,6 +234,9 @@ def main() -> None:
 
     utterances = read_manifest(args.manifest)
     print(f"load average {os.getloadavg()[0]:.2f}, torch threads {torch.get_num_threads()}")
+    if args.small_profile:
+        small_profile_estimate(args, utterances)
+        return
     cached, unpadded, padded, full_vocabulary = training_steps(args, utterances)
     print(
         f"training step, batch {args.batch}: cached features {cached:.3f} s; baselines: unpadded encoder "

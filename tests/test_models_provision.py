@@ -78,7 +78,7 @@ def test_lock_file_of_the_repo_parses_and_pins_every_wheel():
     } <= set(models)
     for model in models.values():
         assert model.wheels and all(len(w.sha256) == 64 for w in model.wheels)
-        assert model.hub.count("/") == 1
+        assert model.hub.count("/") == 1 or (model.kind == "resemblyzer" and not model.hub)  # no hub copy
 
 
 def test_provision_tree_model_end_to_end(tmp_path, index):

@@ -120,6 +120,20 @@ def sift_llm_folder(wildcards):
     return f"data/models/{ref}" if ref in config["models"]["provision"] else []
 
 
+def sift_speaker_folder(wildcards):
+    """The provisioned folder of params models.speaker (Resemblyzer), when it is a lock entry."""
+    ref = config["models"].get("speaker")
+    return f"data/models/{ref}" if ref in config["models"]["provision"] else []
+
+
+def sift_speaker_option(wildcards):
+    """`--resemblyzer-weights <folder or file>` for the probe, or nothing when params models.speaker is null."""
+    ref = config["models"].get("speaker")
+    if not ref:
+        return ""
+    return f"--resemblyzer-weights {sift_speaker_folder(wildcards) or ref}"
+
+
 def sift_encoder_folder(wildcards):
     ref = config["models"]["whisper"]
     return f"data/models/{ref}" if ref in config["models"]["provision"] else []

