@@ -23,13 +23,14 @@ from __future__ import annotations
 import logging
 import random
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from speechalign.data.corpora import (
     CorpusError,
     Plan,
+    Style,
     Voice,
     render_all,
     styles_from_params,
@@ -61,7 +62,7 @@ def written_questions(cfg: Mapping[str, Any], seed: int) -> list[tuple[str, Ques
     chosen: list[tuple[str, Question]] = []
     seen: set[str] = set()
 
-    def add(task: str, make, count: int) -> None:
+    def add(task: str, make: Callable[[int], Question], count: int) -> None:
         tries = 0
         while sum(t == task for t, _ in chosen) < count:
             question = make(len(chosen))
@@ -87,7 +88,7 @@ def written_questions(cfg: Mapping[str, Any], seed: int) -> list[tuple[str, Ques
 
 
 def plan_written(
-    cfg: Mapping[str, Any], seed: int, voices: list[Voice], plain
+    cfg: Mapping[str, Any], seed: int, voices: list[Voice], plain: Style
 ) -> list[tuple[Plan, str, Question]]:
     """One synthesis plan per written question, voices in turn."""
     plans = []
