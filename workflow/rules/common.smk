@@ -192,7 +192,7 @@ def sift_outputs():
     """Targets of every mode of params sift, the corpus features and the paralinguistic encoder probe."""
     return (
         expand("data/sift/targets/{mode}.jsonl", mode=config["sift"]["modes"])
-        + [f"data/sift/features/{config['sift']['corpus']}.safetensors"]
+        + [f"data/sift/features/{config['sift']['corpus']}"]
         + ["results/sift/paralinguistic_probe.json", "results/sift/paralinguistic_probe.tsv"]
     )
 

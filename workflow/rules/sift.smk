@@ -53,7 +53,7 @@ rule sift_features:
         corpus="data/corpora/{corpus}",
         models=sift_encoder_folder,
     output:
-        "data/sift/features/{corpus}.safetensors",
+        directory("data/sift/features/{corpus}"),
     log:
         "logs/sift/features/{corpus}.log",
     benchmark:
@@ -72,7 +72,7 @@ rule sift_features:
 rule train_variant:
     input:
         targets=train_target_files,
-        features=f"data/sift/features/{config['sift']['corpus']}.safetensors",
+        features=f"data/sift/features/{config['sift']['corpus']}",
         init=train_init_checkpoint,
         models=sift_llm_folder,
     output:

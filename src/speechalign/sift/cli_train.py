@@ -1,7 +1,7 @@
 """``speechalign train``: one SIFT variant (stage 1, stage 2 or an ablation) from cached features.
 
     speechalign train --variant sift_s --seed 0 --targets data/sift/targets \
-        --features data/sift/features/sift.safetensors --out data/sift/models/sift_s/seed0 \
+        --features data/sift/features/sift --out data/sift/models/sift_s/seed0 \
         --curves results/train/sift_s/seed0 --state data/cache/sift/state/sift_s/seed0 \
         --llm smollm2-135m-instruct --encoder whisper-base
     speechalign train --variant sift_s+sift_sp --seed 0 --init data/sift/models/sift_s/seed0 ...   # stage 2
@@ -25,7 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--seed", type=int, default=None, help="training seed (default: the first of params train.seeds)"
     )
     parser.add_argument("--targets", required=True, help="folder of <mode>.jsonl targets")
-    parser.add_argument("--features", required=True, help="cached features (.safetensors)")
+    parser.add_argument("--features", required=True, help="cached features (shard folder or .safetensors)")
     parser.add_argument("--out", required=True, help="checkpoint folder to write")
     parser.add_argument("--curves", required=True, help="folder for curve.tsv and metrics.json")
     parser.add_argument("--state", default=None, help="trainer state folder for resuming (kept across runs)")

@@ -4,7 +4,7 @@ and the paper's ablations, one variant at a time, from cached encoder features.
 One process or several (accelerate; on CPU it must be told ``cpu=True``, see RESEARCH.md section 3)::
 
     speechalign train --variant sift_s --targets data/sift/targets \
-        --features data/sift/features/sift.safetensors \
+        --features data/sift/features/sift \
         --out data/sift/models/sift_s --curves results/train/sift_s
     accelerate launch --multi_gpu --num_processes 2 --num_machines 1 -m speechalign.cli train ...  # 2 on CPU
 
@@ -410,22 +410,18 @@ def run_variant(
     if llm is None:
         llm, tokenizer = load_frozen_llm(llm_ref)
     config = variant_model_config(
-        variant, cfg, llm, store.semantic.shape[1], llm_ref, encoder_ref, store.meta["paralinguistic_layer"]
+        variant, cfg, llm, store.dim, llm_ref, encoder_ref, store.meta["paralinguistic_layer"]
     )
     projectors = Projectors(config, seed=cfg["seed"])
     if init is not None:
         init_from(projectors, init)
     model = SiftSpeechLLM(config, llm.to(accelerator.device), tokenizer, projectors.to(accelerator.device))
 
-    def frames_of(utt_id: str) -> int:
-        i = store.index[utt_id]
-        return int(store.offsets[i + 1] - store.offsets[i])
-
     train_ex, val_ex, dropped = [], [], {}
     for mode in variant["data"]:
         targets = [t for t in read_targets(Path(targets_dir) / f"{mode}.jsonl") if t.id in store.index]
         ex, drop = build_examples(
-            targets, tokenizer, config.layout, cfg["max_length"], frames_of, config.stack, config.dual
+            targets, tokenizer, config.layout, cfg["max_length"], store.n_frames, config.stack, config.dual
         )
         dropped[mode] = drop
         train_ex += [e for e in ex if e.split == "train"]
