@@ -42,11 +42,13 @@ CPU_RULES = {
     "data_embedded",
     "data_bench",
     "data_real",
+    "data_clips",
     "reference_accuracy",
     "report_corpora",
     "report_alas",
     "report_sift",
     "validity_report",
+    "check",
 }
 
 
