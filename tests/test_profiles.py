@@ -33,6 +33,7 @@ GPU_RULES = {
     "sift_eval",
     "sift_eval_untrained",
     "validity_score",
+    "evaluate_answers",
 }
 # Rules that run on CPUs only (downloads, corpora, manifests, notebooks).
 CPU_RULES = {
@@ -49,6 +50,8 @@ CPU_RULES = {
     "report_sift",
     "validity_report",
     "check",
+    "evaluate_score",
+    "report_evaluate",
 }
 
 
