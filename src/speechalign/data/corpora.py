@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from speechalign.data.manifest import Rejection, Utterance, Word, partition, write_manifest_files
+from speechalign.data.manifest import Rejection, Utterance, Word, write_valid_items
 from speechalign.errors import UserFacingError
 from speechalign.io import atomic_path
 
@@ -316,14 +316,6 @@ def build_corpus(
             )
             rejections += too_long
             max_duration = cfg["max_passage_s"]
-        kept, invalid = partition(rendered, max_duration=max_duration, check_audio=True)
-        rejections += invalid
-        for r in rejections:  # no orphan audio for rejected items
-            (staged / "audio" / f"{r.id}.flac").unlink(missing_ok=True)
-        if not kept:
-            raise CorpusError(
-                f"{corpus}: every item was rejected; first reasons: {[r.reason for r in rejections[:3]]}"
-            )
-        card = write_manifest_files(staged, kept, rejections, corpus)
-    log.info("%s: %d utterances, %d rejected", corpus, len(kept), len(rejections))
+        card = write_valid_items(staged, rendered, rejections, corpus, max_duration, CorpusError)
+    log.info("%s: %d utterances, %d rejected", corpus, card["utterances"], card["rejected"])
     return card

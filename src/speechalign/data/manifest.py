@@ -354,6 +354,26 @@ def card_markdown(card: Mapping[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def write_valid_items(
+    staged: Path,
+    candidates: Sequence[Utterance],
+    rejections: Sequence[Rejection],
+    corpus: str,
+    max_duration: float,
+    error: type[Exception],
+) -> dict[str, Any]:
+    """The common end of every corpus build in the staging folder ``staged``: drop invalid candidates into
+    the rejections, delete the audio any rejected item left in ``staged/audio`` (no orphans), refuse a corpus
+    with nothing kept (``error``), and write the manifests; return the data card."""
+    kept, invalid = partition(candidates, max_duration=max_duration, check_audio=True)
+    rejections = [*rejections, *invalid]
+    for r in rejections:
+        (staged / "audio" / f"{r.id}.flac").unlink(missing_ok=True)
+    if not kept:
+        raise error(f"{corpus}: every item was rejected; first reasons: {[r.reason for r in rejections[:3]]}")
+    return write_manifest_files(staged, kept, rejections, corpus)
+
+
 def write_manifest_files(
     folder: str | os.PathLike,
     utterances: Sequence[Utterance],

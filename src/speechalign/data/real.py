@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from speechalign.config import ParamsError, read_yaml
-from speechalign.data.manifest import GENDERS, Rejection, Utterance, partition, write_manifest_files
+from speechalign.data.manifest import GENDERS, Rejection, Utterance, write_valid_items
 from speechalign.errors import UserFacingError
 from speechalign.io import atomic_path, sha256_file
 
@@ -260,14 +260,6 @@ def build_real_corpus(
             results += recording_items(recording, package, archive, rate, staged / "audio")
         rejections = [r for r in results if isinstance(r, Rejection)]
         aligned = [r for r in results if isinstance(r, Utterance)]
-        kept, invalid = partition(aligned, max_duration=params["max_duration"], check_audio=True)
-        rejections += invalid
-        for r in invalid:  # no orphan audio for rejected items
-            (staged / "audio" / f"{r.id}.flac").unlink(missing_ok=True)
-        if not kept:
-            raise ClipError(
-                f"{CORPUS}: every clip was rejected; first reasons: {[r.reason for r in rejections[:3]]}"
-            )
-        card = write_manifest_files(staged, kept, rejections, CORPUS)
-    log.info("%s: %d clips, %d rejected", CORPUS, len(kept), len(rejections))
+        card = write_valid_items(staged, aligned, rejections, CORPUS, params["max_duration"], ClipError)
+    log.info("%s: %d clips, %d rejected", CORPUS, card["utterances"], card["rejected"])
     return card
