@@ -41,8 +41,8 @@ mean over seeds. With two or more seeds the interval is Student's t over the see
 ``mean +- t_{(1+c)/2, n-1} * sd / sqrt(n)`` (not clipped to the score range); with one seed (quick) it is a
 percentile bootstrap over items (resampled within each column; ``bootstrap`` resamples, seeded). Each row says
 which. NaN scores are left out of the means and counted in ``n_missing``; a composite column is NaN unless all
-its columns have a value. A system not run has a row of NaN with the note "not run"; a system run with fewer
-seeds than the others gets its interval from the seeds it has (``n_seeds`` says how many).
+its columns have a value. A system run has the note "run", one not run a row of NaN with the note "not run"; a
+system run with fewer seeds than the others gets its interval from the seeds it has (``n_seeds``: how many).
 """
 
 from __future__ import annotations
@@ -250,11 +250,12 @@ def build_table(
     rows = []
     for system in spec.rows:
         mine = scores[scores["system"] == system]
-        note = "" if system in systems_run and len(mine) else "not run"
+        ran = system in systems_run and len(mine) > 0
+        note = "run" if ran else "not run"  # never empty: an all-blank column reads as a lost value
         for column in columns:
             c = (
                 cell(mine, column, confidence, resamples, seed)
-                if not note
+                if ran
                 else Cell(math.nan, math.nan, math.nan, "", 0, 0, 0)
             )
             rows.append(
