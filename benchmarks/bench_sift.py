@@ -9,7 +9,7 @@ extrapolated from measured steps (a training step and a validation batch at the 
 projector width and target length, single- and dual-encoder) to its steps, validations and seeds.
 
     .venv/bin/python benchmarks/bench_sift.py --manifest data/corpora/sift
-    .venv/bin/python benchmarks/bench_sift.py --manifest data/corpora/sift --batch 8 --prompts 16 --threads 2
+    .venv/bin/python benchmarks/bench_sift.py --manifest data/corpora/sift --batch 8 --threads 2
     .venv/bin/python benchmarks/bench_sift.py --small-profile
 """
 
@@ -50,9 +50,18 @@ def full_vocabulary_losses(model, embeds, mask, labels):
     return total, (targets != IGNORE).sum()
 
 
+def flops(fn) -> int:
+    """Floating-point operations of one call (forward and backward), counted by torch's FlopCounterMode."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        fn()
+    return counter.get_total_flops()
+
+
 def training_steps(args, utterances):
     """Seconds of (cached-feature step, unpadded-encoder step, padded-encoder step, cached step with the
-    full-vocabulary loss)."""
+    full-vocabulary loss), and the FLOPs of each."""
     from speechalign.sift.features import compute_features, load_whisper_encoder, read_wave
     from speechalign.sift.model import (
         Projectors,
@@ -111,7 +120,7 @@ def training_steps(args, utterances):
         step(frames)
 
     steps = [cached_step, encoder_step, padded_encoder_step, cached_full_vocabulary_step]
-    return median_seconds(steps, args.repeats)
+    return median_seconds(steps, args.repeats), [flops(step) for step in steps]
 
 
 def step_and_validation_seconds(model, pieces, frames, dual: bool, repeats: int) -> list[float]:
@@ -222,7 +231,10 @@ def main() -> None:
     parser.add_argument("--encoder", default="whisper-base")
     parser.add_argument("--batch", type=int, default=4, help="training batch")
     parser.add_argument(
-        "--prompts", type=int, default=8, help="generation prompts (= the batched batch size)"
+        "--prompts",
+        type=int,
+        default=None,
+        help="generation prompts (= the batched batch size; default: the profile's sift.batch_size)",
     )
     parser.add_argument("--max-new-tokens", type=int, default=24)
     parser.add_argument("--repeats", type=int, default=3)
@@ -244,19 +256,29 @@ def main() -> None:
     from speechalign.data.manifest import read_manifest
 
     utterances = read_manifest(args.manifest)
+    if args.prompts is None:
+        from speechalign.config import load_params
+
+        args.prompts = load_params(".")["sift"]["batch_size"]
     print(
         f"load average {os.getloadavg()[0]:.2f}, torch threads {torch.get_num_threads()}, clock {args.clock}"
     )
     if args.small_profile:
         small_profile_estimate(args, utterances)
         return
-    cached, unpadded, padded, full_vocabulary = training_steps(args, utterances)
-    print(
-        f"training step, batch {args.batch}: cached features {cached:.3f} s; baselines: unpadded encoder "
-        f"in the step {unpadded:.3f} s ({unpadded / cached:.2f}x), 30 s-padded encoder in the step "
-        f"{padded:.3f} s ({padded / cached:.2f}x) (target >= 2x); the cached step with the LM head on "
-        f"every position {full_vocabulary:.3f} s ({full_vocabulary / cached:.2f}x)"
-    )
+    seconds, counts = training_steps(args, utterances)
+    print(f"training step, batch {args.batch} (time; FLOPs, the ceiling of what caching can save):")
+    names = [
+        "cached features",
+        "baseline: unpadded encoder in the step",
+        "baseline: 30 s-padded encoder in the step (target >= 2x)",
+        "baseline: the cached step with the LM head on every position",
+    ]
+    for name, secs, count in zip(names, seconds, counts, strict=True):
+        print(
+            f"  {name:62s} {secs:7.3f} s {secs / seconds[0]:5.2f}x  "
+            f"{count / 1e9:7.1f} GFLOP {count / counts[0]:5.2f}x"
+        )
     batched, single, same = generation(args, utterances)
     print(
         f"generation, {args.prompts} prompts x {args.max_new_tokens} new tokens: "
