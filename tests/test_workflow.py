@@ -106,6 +106,15 @@ def test_dvc_stage_outs_are_what_its_target_builds(name):
     assert not unwritten, f"{name}: outs no job of the target writes: {unwritten}"
 
 
+@pytest.mark.parametrize("name", list(dvc_stages()))
+def test_dvc_stage_outs_persist(name):
+    """DVC deletes non-persistent outs before a stage's command; Snakemake would then rebuild every job of
+    the target (and DVC everything downstream) instead of the few whose inputs changed."""
+    outs = dvc_stages()[name].get("outs", [])
+    transient = [out for out in outs if not (isinstance(out, dict) and next(iter(out.values())).get("persist"))]
+    assert not transient, f"{name}: outs without persist: true: {transient}"
+
+
 def aggregate_rules() -> set[str]:
     """Rules with inputs but no outputs (`all` aside): the stage targets of the DAG."""
     sources = [ROOT / "Snakefile", *sorted((ROOT / "workflow" / "rules").glob("*.smk"))]

@@ -68,3 +68,19 @@ def test_bad_inputs(tiny_qwen2_audio):
         tiny_qwen2_audio.audio_run(np.array([0.0, np.nan] * 8000, dtype=np.float32), TASK)
     with pytest.raises(BackendInputError, match="empty transcript"):
         tiny_qwen2_audio.text_run("", TASK)
+
+
+def test_inputs_move_to_the_model_in_its_precision(tiny_qwen2_audio):
+    """Runs keep CPU float32 tensors; the model gets them on its device, mel features in its dtype (a bf16
+    model on a GPU would otherwise reject float32 features), ids untouched."""
+    run = tiny_qwen2_audio.audio_run(tone(1.0), TASK)
+    tensors = {k: v for k, v in run.payload.items() if isinstance(v, torch.Tensor)}
+    tiny_qwen2_audio.model.to(torch.bfloat16)
+    try:
+        moved = tiny_qwen2_audio._on_model(tensors)
+    finally:
+        tiny_qwen2_audio.model.to(torch.float32)
+    assert moved["input_features"].dtype == torch.bfloat16
+    assert moved["input_ids"].dtype == torch.long
+    assert torch.equal(moved["input_ids"], tensors["input_ids"])
+    assert run.payload["input_features"].dtype == torch.float32  # the run itself is unchanged

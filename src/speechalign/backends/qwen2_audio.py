@@ -62,12 +62,15 @@ class Qwen2AudioSpeechLLM(SpeechLLM):
 
     @classmethod
     def from_spec(cls, spec: Mapping[str, Any]) -> Qwen2AudioSpeechLLM:
+        """The entry's model on its ``device`` (auto: the GPU when there is one)."""
         from transformers import AutoProcessor, Qwen2AudioForConditionalGeneration
 
+        from speechalign.backends.device import resolve_device
         from speechalign.models import model_path
 
         path = model_path(spec["model"])
         model = Qwen2AudioForConditionalGeneration.from_pretrained(path, dtype=spec.get("dtype", "auto"))
+        model = model.to(resolve_device(spec.get("device") or "auto"))
         return cls(model, AutoProcessor.from_pretrained(path), spec["system_prompt"], spec["layout"])
 
     @property
@@ -88,6 +91,13 @@ class Qwen2AudioSpeechLLM(SpeechLLM):
                 text=prompts, audio=waves, sampling_rate=self.sample_rate, return_tensors="pt", padding=True
             )
         )
+
+    def _on_model(self, tensors: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Inputs on the model's device (runs keep theirs on the CPU); mel features in the model's dtype."""
+        dtype = self.model.dtype
+        return {
+            k: v.to(self.model.device, dtype if v.is_floating_point() else None) for k, v in tensors.items()
+        }
 
     def audio_run(self, wave: np.ndarray, task: str) -> Run:
         wave = self.check_wave(wave)
@@ -116,7 +126,7 @@ class Qwen2AudioSpeechLLM(SpeechLLM):
         return Run("text", span, encoded["input_ids"].shape[1], token_char_spans=chars, payload=payload)
 
     def _hidden_states(self, run: Run) -> tuple[torch.Tensor, ...]:
-        tensors = {k: v for k, v in run.payload.items() if isinstance(v, torch.Tensor)}
+        tensors = self._on_model({k: v for k, v in run.payload.items() if isinstance(v, torch.Tensor)})
         out = self.model.model(**tensors, output_hidden_states=True, use_cache=False)
         return out.hidden_states
 
@@ -130,7 +140,7 @@ class Qwen2AudioSpeechLLM(SpeechLLM):
                 chunk = chosen[first : first + batch_size]
                 prompts = [runs[i].payload["prompt"] for i in chunk]
                 waves = [runs[i].payload["wave"] for i in chunk] if kind == "audio" else None
-                inputs = self._encode(prompts, waves)
+                inputs = self._on_model(self._encode(prompts, waves))
                 out = self.model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False)
                 new = out[:, inputs["input_ids"].shape[1] :]  # (B, new)
                 for i, ids in zip(chunk, new, strict=True):
