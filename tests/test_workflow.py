@@ -111,7 +111,8 @@ def test_dvc_stage_outs_persist(name):
     """DVC deletes non-persistent outs before a stage's command; Snakemake would then rebuild every job of
     the target (and DVC everything downstream) instead of the few whose inputs changed."""
     outs = dvc_stages()[name].get("outs", [])
-    transient = [out for out in outs if not (isinstance(out, dict) and next(iter(out.values())).get("persist"))]
+    persists = lambda out: isinstance(out, dict) and next(iter(out.values())).get("persist")  # noqa: E731
+    transient = [out for out in outs if not persists(out)]
     assert not transient, f"{name}: outs without persist: true: {transient}"
 
 
