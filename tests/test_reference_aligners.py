@@ -137,3 +137,14 @@ def test_real_voices_give_agreement_rows_against_pocketsphinx_and_pocketsphinx_i
     assert agreement["within_50ms"] == 0.5  # boundaries 100, 0, 0, 200 ms
     assert table.loc[("hand", "all"), "mean_abs_start_ms"] == 0.0
     assert ("pocketsphinx", "all-real") not in table.index
+
+
+def test_whisper_aligners_refuse_a_gpu_that_is_not_there(clip, monkeypatch):
+    """reference.device: cuda on a machine without one is a clear error, not a silent CPU run."""
+    import torch
+
+    from speechalign.errors import UserFacingError
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(UserFacingError, match="torch sees no GPU"):
+        reference_record(clip, "faster-whisper", AlignerSettings(whisper="whisper-tiny-en", device="cuda"))

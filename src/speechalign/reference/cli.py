@@ -51,7 +51,11 @@ def run_align(args: argparse.Namespace) -> None:
 
     params = stage_params(args, "reference")
     settings = AlignerSettings(
-        whisper=args.whisper, beam_size=params["beam_size"], language=params["language"], threads=args.threads
+        whisper=args.whisper,
+        beam_size=params["beam_size"],
+        language=params["language"],
+        threads=args.threads,
+        device=params["device"],
     )
     # the alas stage's selection rule, so equal settings select the same utterances
     if Path(args.corpus).name in params["whole_corpora"]:
