@@ -8,6 +8,26 @@ def stage_params(section):
     return shlex.quote(json.dumps(config[section], sort_keys=True))
 
 
+def lock_entry(entry):
+    """A lock file's entry as canonical JSON, for a rule's params: Snakemake reruns a job when its params
+    change, so editing one entry reprovisions that entry alone (the lock file as input would redo them all)."""
+    import dataclasses
+
+    return json.dumps(dataclasses.asdict(entry), sort_keys=True, default=str)
+
+
+def model_lock_entry(wildcards):
+    from speechalign.models.lock import locked_model
+
+    return lock_entry(locked_model(config["models"]["lock"], wildcards.model))
+
+
+def corpus_lock_entry(wildcards):
+    from speechalign.download.lock import corpus_spec, read_lock
+
+    return lock_entry(corpus_spec(read_lock(config["download"]["lock"]), wildcards.corpus))
+
+
 def provisioned_models():
     return expand("data/models/{model}", model=config["models"]["provision"])
 

@@ -3,8 +3,6 @@
 
 
 rule download_corpus:
-    input:
-        lock=config["download"]["lock"],
     output:
         marker="data/raw/{corpus}/DOWNLOADED.json",
     log:
@@ -18,8 +16,10 @@ rule download_corpus:
         mem_mb=1000,
     params:
         cfg=stage_params("download"),
+        lock=config["download"]["lock"],
+        entry=corpus_lock_entry,  # only this corpus's entry: editing another one refetches nothing here
     shell:
-        "speechalign download corpus --name {wildcards.corpus} --lock {input.lock} --out {output.marker} "
+        "speechalign download corpus --name {wildcards.corpus} --lock {params.lock} --out {output.marker} "
         "--cache data/cache/downloads --params {params.cfg} 2> {log}"
 
 

@@ -2,8 +2,6 @@
 
 
 rule model:
-    input:
-        lock=config["models"]["lock"],
     output:
         directory("data/models/{model}"),
     log:
@@ -13,8 +11,11 @@ rule model:
     threads: 2
     resources:
         mem_mb=8000,
+    params:
+        lock=config["models"]["lock"],
+        entry=model_lock_entry,  # only this model's entry: editing another one reprovisions nothing here
     shell:
-        "speechalign models --lock {input.lock} --name {wildcards.model} --out {output} "
+        "speechalign models --lock {params.lock} --name {wildcards.model} --out {output} "
         "--cache data/cache/wheels 2> {log}"
 
 
