@@ -17,6 +17,8 @@ from speechalign.report.alas import (
     heatmap_figure,
     layer_table,
     parse_emotion,
+    plot_file,
+    save_layer_plots,
 )
 
 
@@ -63,6 +65,22 @@ def test_layer_table_reads_model_and_corpus_from_the_path(tmp_path):
     assert len(layer_table([a], subset="kept")) == 1
     fig = alas_by_layer_figure(table)
     assert len(fig.axes) == 1 and len(fig.axes[0].lines) == 4  # two curves, two uniform lines
+
+
+def test_layer_plots_are_one_flat_file_per_model_and_corpus(tmp_path):
+    """DVC plot sources: one TSV per (model, corpus), layers in order, values exactly the summaries'."""
+    a = summary(tmp_path / "alas" / "m1" / "sqa.json", [2.0, 1.5, 4.0])
+    b = summary(tmp_path / "alas" / "m2" / "emo.json", [3.0])
+    table = layer_table([a, b]).sample(frac=1, random_state=0)  # shuffled rows: the writer orders them
+    paths = save_layer_plots(table, tmp_path / "plots")
+    assert sorted(paths) == sorted(
+        [plot_file(tmp_path / "plots", "m1", "sqa"), plot_file(tmp_path / "plots", "m2", "emo")]
+    )
+    m1 = pd.read_csv(plot_file(tmp_path / "plots", "m1", "sqa"), sep="\t")
+    assert m1.columns.tolist() == ["layer", "alas_tokens", "ci_low", "ci_high", "uniform_tokens"]
+    assert m1["layer"].tolist() == [0, 1, 2]
+    assert m1["alas_tokens"].tolist() == [2.0, 1.5, 4.0]
+    assert m1["ci_low"].tolist() == pytest.approx([1.9, 1.4, 3.9])
 
 
 def test_agreement_table(tmp_path):

@@ -282,6 +282,12 @@ def response_files():
 ALAS_TABLES = ["by_layer", "response_agreement", "emotion_accuracy"]
 
 
+def alas_plot_files():
+    """DVC plot sources of ALAS by layer: results/plots/alas_by_layer/{corpus}/{model}.tsv."""
+    return expand("results/plots/alas_by_layer/{corpus}/{model}.tsv", model=config["alas"]["models"],
+                  corpus=config["alas"]["corpora"])
+
+
 def alas_figures():
     heatmaps = expand("results/figures/alas_heatmaps_{model}_{corpus}", model=config["alas"]["models"],
                       corpus=config["alas"]["corpora"])
@@ -310,6 +316,7 @@ def report_outputs():
         "results/notebooks/alas.ipynb",
         *expand("results/tables/alas_{name}.{ext}", name=ALAS_TABLES, ext=["csv", "md"]),
         *alas_figures(),
+        *alas_plot_files(),
         "results/notebooks/sift.ipynb",
         *expand("results/tables/sift_{name}.{ext}", name=SIFT_TABLES, ext=["csv", "md"]),
         *expand("results/figures/sift_training_curves.{ext}", ext=["png", "pdf"]),

@@ -34,6 +34,7 @@ rule report_alas:
         notebook="results/notebooks/alas.ipynb",
         tables=expand("results/tables/alas_{name}.{ext}", name=ALAS_TABLES, ext=["csv", "md"]),
         figures=alas_figures(),
+        plots=alas_plot_files(),
     log:
         "logs/report/alas.log",
     params:
@@ -43,7 +44,8 @@ rule report_alas:
     shell:
         "speechalign report --notebook {input.notebook} --out {output.notebook} -p summaries {params.summaries} "
         "-p examples {params.examples} -p responses {params.responses} -p corpora_dir data/corpora "
-        "-p tables results/tables -p figures results/figures -p profile {config[profile]} 2> {log}"
+        "-p tables results/tables -p figures results/figures -p plots results/plots/alas_by_layer "
+        "-p profile {config[profile]} 2> {log}"
 
 
 rule report_sift:

@@ -16,6 +16,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from speechalign.data.manifest import read_manifest
+from speechalign.io import write_text
 
 # The four classes of the ALAS emotion prompt, with the word forms an answer may use.
 EMOTION_WORDS = {
@@ -48,6 +49,25 @@ def layer_table(summaries: Sequence[str | os.PathLike], subset: str = "all") -> 
                 "alas_words": entry["alas_words"], "calibrated_words": entry["calibrated_words"],
             })  # fmt: skip
     return pd.DataFrame(rows)
+
+
+PLOT_COLUMNS = ["layer", "alas_tokens", "ci_low", "ci_high", "uniform_tokens"]
+
+
+def plot_file(folder: str | os.PathLike, model: str, corpus: str) -> Path:
+    """Where :func:`save_layer_plots` writes one model's curve on one corpus (a DVC plot source)."""
+    return Path(folder) / corpus / f"{model}.tsv"
+
+
+def save_layer_plots(table: pd.DataFrame, folder: str | os.PathLike) -> list[Path]:
+    """ALAS by layer as DVC plot files: one flat TSV per model and corpus (DVC cannot read the nested
+    summaries), so `dvc plots show/diff` draw Figure 3's curves across commits and experiments."""
+    paths = []
+    for (model, corpus), rows in table.groupby(["model", "corpus"], sort=True):
+        path = plot_file(folder, model, corpus)
+        write_text(path, rows.sort_values("layer")[PLOT_COLUMNS].to_csv(sep="\t", index=False))
+        paths.append(path)
+    return paths
 
 
 def alas_by_layer_figure(table: pd.DataFrame, title: str = "") -> Figure:
