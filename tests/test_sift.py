@@ -156,7 +156,7 @@ def test_sift_targets_does_not_load_the_llm_when_every_target_is_cached(tmp_path
     llm = tmp_path / "llm"
     llm.mkdir()
     (llm / "config.json").write_text("{}")
-    params = {**PARAMS, "limit": None, "limit_heldout": None}
+    params = {**PARAMS, "limit": None, "limit_heldout": None, "device": "cpu"}
     cache = tmp_path / "cache.jsonl"
     T.make_targets(utts, "sift_s", params, CountingWriter(), T.writer_id(str(llm), llm), T.TargetCache(cache))
     parser = argparse.ArgumentParser()
@@ -172,6 +172,66 @@ def test_sift_targets_does_not_load_the_llm_when_every_target_is_cached(tmp_path
     utts.append(utt(9, text="Not cached yet."))
     with pytest.raises(Loaded):  # one missing target: now the LLM is loaded
         cli_targets.run(args)
+
+
+def test_process_shards_together_make_the_one_process_targets(tmp_path):
+    """Two writers each take every other item into their own cache; merged, the targets are those of one
+    process, and no item is written twice or lost (the merge deletes the shards)."""
+    utts = [utt(i, text=f"Sentence number {i}.") for i in range(7)]
+    one = T.make_targets(utts, "sift_s", PARAMS, CountingWriter(), "m", T.TargetCache(tmp_path / "one.jsonl"))
+    cache = tmp_path / "two.jsonl"
+    writers = [CountingWriter(), CountingWriter()]
+    for rank, writer in enumerate(writers):
+        shard = T.TargetCache(T.shard_cache_path(cache, rank, 2), read_also=[cache])
+        assert T.generate_shard(utts, "sift_s", PARAMS, writer, "m", shard, rank, 2, chunk=2) == [4, 3][rank]
+    assert writers[0].seen == [f"Sentence number {i}." for i in (0, 2, 4, 6)]
+    assert writers[1].seen == [f"Sentence number {i}." for i in (1, 3, 5)]
+    merged = T.merged_cache(cache)
+    assert not list(tmp_path.glob("two.jsonl.rank*"))
+    after = CountingWriter()
+    assert T.make_targets(utts, "sift_s", PARAMS, after, "m", merged) == one
+    assert after.calls == 0 and len(T.TargetCache(cache).entries) == 7
+
+
+def test_a_crashed_shard_is_kept_and_its_missing_items_written_at_the_merge(tmp_path):
+    utts = [utt(i, text=f"Sentence number {i}.") for i in range(6)]
+    cache = tmp_path / "c.jsonl"
+    shard = T.TargetCache(T.shard_cache_path(cache, 1, 2))
+    with pytest.raises(KeyboardInterrupt):  # rank 1 of 2 dies after its first chunk of one item
+        T.generate_shard(
+            utts, "sift_s", PARAMS, CountingWriter(fail_after_calls=1), "m", shard, 1, 2, chunk=1
+        )
+    rest = CountingWriter()
+    T.make_targets(utts, "sift_s", PARAMS, rest, "m", T.merged_cache(cache))
+    assert sorted(rest.seen) == sorted(f"Sentence number {i}." for i in (0, 2, 3, 4, 5))  # not item 1
+
+
+@pytest.mark.slow
+@needs_tokenizer
+def test_sift_targets_as_two_processes_writes_the_one_process_file(tmp_path):
+    """`accelerate launch --multi_gpu --num_processes 2` of sift-targets on the CPU (RESEARCH.md 3): the
+    targets file equals one process's, and the process shards are merged away."""
+    llm, tokenizer = tiny_llm()
+    folder = tmp_path / "llm"
+    llm.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    params = json.dumps({**PARAMS, "batch_size": 1, "limit": None, "limit_heldout": None, "device": "cpu"})
+    worker = str(ROOT / "tests" / "sift_targets_worker.py")
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "tests"), "OMP_NUM_THREADS": "1"}
+    runs = {
+        "one": [sys.executable, worker],
+        "two": [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
+                "--num_machines", "1", "--main_process_port", "29534", worker],
+    }  # fmt: skip
+    for name, cmd in runs.items():
+        args = [str(folder), str(tmp_path / f"{name}.jsonl"), str(tmp_path / f"{name}-cache.jsonl"), params]
+        proc = subprocess.run(cmd + args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "targets sift_s [0/2]" in proc.stderr and "targets sift_s [1/2]" in proc.stderr  # both took part
+    one, two = T.read_targets(tmp_path / "one.jsonl"), T.read_targets(tmp_path / "two.jsonl")
+    assert len(one) == 9 and two == one
+    assert not list(tmp_path.glob("two-cache.jsonl.rank*"))
+    assert len(T.TargetCache(tmp_path / "two-cache.jsonl").entries) == 9
 
 
 def test_cache_key_separates_model_mode_and_input(tmp_path):

@@ -200,12 +200,15 @@ def trained_checkpoint(wildcards):
     return variant_checkpoint(wildcards.variant, wildcards.seed)
 
 
-def train_launcher(wildcards):
-    """`speechalign`, or accelerate with N processes (on CPU --multi_gpu + Accelerator(cpu=True): RESEARCH 3)."""
-    n = config["train"]["processes"]
-    if n == 1:
+def launcher(processes):
+    """`speechalign`, or accelerate with N processes (on CPU --multi_gpu + a CPU-only state: RESEARCH 3)."""
+    if processes == 1:
         return "speechalign"
-    return f"accelerate launch --multi_gpu --num_processes {n} --num_machines 1 -m speechalign.cli"
+    return f"accelerate launch --multi_gpu --num_processes {processes} --num_machines 1 -m speechalign.cli"
+
+
+def train_launcher(wildcards):
+    return launcher(config["train"]["processes"])
 
 
 def sift_outputs():

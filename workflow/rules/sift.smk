@@ -42,8 +42,9 @@ rule sift_targets:
         cfg=stage_params("sift"),
         backends=backends_params,
         llm=config["models"]["llm"],
+        launcher=launcher(config["sift"]["processes"]),
     shell:
-        "speechalign sift-targets --manifest {input.corpus} --mode {wildcards.mode} --out {output} "
+        "{params.launcher} sift-targets --manifest {input.corpus} --mode {wildcards.mode} --out {output} "
         "--cache data/cache/sift/targets/{wildcards.mode}.jsonl --llm {params.llm} "
         "--params {params.cfg} --backend-params {params.backends} 2> {log}"
 

@@ -225,18 +225,33 @@ class TargetCache:
     ``O_APPEND`` descriptor and fsynced per batch. A line torn by a crash fails to parse and is ignored (and a
     newline is written before the next record, so it never glues onto a good one)."""
 
-    def __init__(self, path: str | os.PathLike):
+    def __init__(self, path: str | os.PathLike, read_also: Sequence[str | os.PathLike] = ()):
+        """``read_also``: other caches whose entries count as done (read only; new entries go to ``path``)."""
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.entries: dict[str, dict] = {}
         self.torn_lines = 0
-        if self.path.exists():
-            for line in self.path.read_text(encoding="utf-8").splitlines():
-                try:
-                    entry = json.loads(line)
-                    self.entries[entry["key"]] = entry
-                except (json.JSONDecodeError, KeyError, TypeError):
-                    self.torn_lines += 1
+        for source in [*read_also, self.path]:
+            self._read(Path(source))
+
+    def _read(self, path: Path) -> None:
+        if not path.exists():
+            return
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                entry = json.loads(line)
+                self.entries[entry["key"]] = entry
+            except (json.JSONDecodeError, KeyError, TypeError):
+                self.torn_lines += 1
+
+    def absorb(self, other: str | os.PathLike) -> int:
+        """Append the entries of another cache file (a process's shard) that this one lacks, then delete that
+        file; returns how many were new. Appended before the delete, so a crash in between loses nothing."""
+        shard = TargetCache(other)
+        new = [e for k, e in shard.entries.items() if k not in self.entries]
+        self.add_many(new)
+        Path(other).unlink()
+        return len(new)
 
     def get(self, key: str) -> dict | None:
         return self.entries.get(key)
@@ -262,6 +277,67 @@ class TargetCache:
 
 
 # --- the stage ----------------------------------------------------------------------------------------------
+def shard_cache_path(cache: str | os.PathLike, rank: int, processes: int) -> Path:
+    """Process ``rank``'s own cache beside the shared one (no two processes append to one file)."""
+    cache = Path(cache)
+    return cache.with_name(f"{cache.name}.rank{rank}-of-{processes}")
+
+
+def merged_cache(cache: str | os.PathLike) -> TargetCache:
+    """The shared cache with every process shard beside it absorbed (this run's, or a crashed run's)."""
+    merged = TargetCache(cache)
+    for shard in sorted(Path(cache).parent.glob(f"{Path(cache).name}.rank*-of-*")):
+        merged.absorb(shard)
+    return merged
+
+
+def _prompts_and_keys(utterances: Sequence, mode: str, params: Mapping, model_id: str):
+    prompts = [writer_prompt(u, mode, params) for u in utterances]
+    keys = [cache_key(model_id, mode, system, user, params["max_new_tokens"]) for system, _, user in prompts]
+    return prompts, keys
+
+
+def _generate(prompts, keys, todo, writer, cache, chunk, desc, progress) -> dict[str, dict]:
+    """Generate the items ``todo`` (indices) in chunks, each chunk appended to ``cache`` once finished."""
+    from tqdm import tqdm
+
+    done: dict[str, dict] = {}
+    bar = tqdm(total=len(todo), desc=desc, unit="utt", disable=not progress, mininterval=2)
+    for first in range(0, len(todo), chunk):
+        part = todo[first : first + chunk]
+        gens = writer([(prompts[i][0], prompts[i][2]) for i in part])
+        entries = [{"key": keys[i], **asdict(g)} for i, g in zip(part, gens, strict=True)]
+        if cache is not None:
+            cache.add_many(entries)
+        done.update({e["key"]: e for e in entries})
+        bar.update(len(part))
+    bar.close()
+    return done
+
+
+def generate_shard(
+    utterances: Sequence,
+    mode: str,
+    params: Mapping,
+    writer: Callable[[list[tuple[str, str]]], list[Generation]],
+    model_id: str,
+    cache: TargetCache,
+    rank: int,
+    processes: int,
+    chunk: int = 64,
+    progress: bool = True,
+) -> int:
+    """One of ``processes`` target writers: generate the uncached items ``i`` with ``i % processes == rank``
+    into ``cache`` (the process's own); returns how many it generated. :func:`make_targets` on the merged
+    caches then assembles the targets (and writes any item a crashed process left out)."""
+    if not mode_spec(mode).generated:
+        return 0
+    prompts, keys = _prompts_and_keys(utterances, mode, params, model_id)
+    todo = [i for i in range(rank, len(keys), processes) if keys[i] not in cache]
+    _generate(prompts, keys, todo, writer, cache, chunk, f"targets {mode} [{rank}/{processes}]", progress)
+    return len(todo)
+
+
 def make_targets(
     utterances: Sequence,
     mode: str,
@@ -274,27 +350,14 @@ def make_targets(
 ) -> list[Target]:
     """Targets for ``utterances`` in ``mode``. ``writer`` answers a list of ``(system, user)`` prompts (the
     frozen LLM; unused for tsit_s); finished answers go to ``cache`` every ``chunk`` items."""
-    from tqdm import tqdm
-
     spec = mode_spec(mode)
-    prompts = [writer_prompt(u, mode, params) for u in utterances]
-    max_new = params["max_new_tokens"]
-    keys = [cache_key(model_id, mode, s, user, max_new) for s, _, user in prompts]
+    prompts, keys = _prompts_and_keys(utterances, mode, params, model_id)
     done_now: dict[str, dict] = {}
     if spec.generated:
         if writer is None:
             raise UserFacingError(f"mode {mode} needs the LLM to write its targets")
         todo = [i for i, k in enumerate(keys) if cache is None or k not in cache]
-        bar = tqdm(total=len(todo), desc=f"targets {mode}", unit="utt", disable=not progress, mininterval=2)
-        for first in range(0, len(todo), chunk):
-            part = todo[first : first + chunk]
-            gens = writer([(prompts[i][0], prompts[i][2]) for i in part])
-            entries = [{"key": keys[i], **asdict(g)} for i, g in zip(part, gens, strict=True)]
-            if cache is not None:
-                cache.add_many(entries)
-            done_now.update({e["key"]: e for e in entries})
-            bar.update(len(part))
-        bar.close()
+        done_now = _generate(prompts, keys, todo, writer, cache, chunk, f"targets {mode}", progress)
         if cache is not None:
             log.info("%s: %d from the cache, %d generated", mode, len(keys) - len(todo), len(todo))
     targets = []
