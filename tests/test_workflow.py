@@ -133,3 +133,31 @@ def test_dvc_dag_lists_the_stages():
     proc = run("dvc", "dag", "--md")
     for name in dvc_stages():
         assert name in proc.stdout
+
+
+def job_params(target: str, rule: str) -> list[dict]:
+    """The ``--params`` JSON of every ``rule`` job the target would run (from the printed shell commands)."""
+    text = run(
+        "snakemake", "--cores", "1", "--dry-run", "--forceall", "--printshellcmds",
+        "--config", "profile=quick", "--", target,
+    ).stdout  # fmt: skip
+    found = []
+    for block in re.split(r"\n(?=(?:local)?rule )", text):
+        if block.startswith((f"rule {rule}:", f"localrule {rule}:")):
+            command = shlex.split(re.search(r"^Shell command: (.+)$", block, flags=re.M).group(1))
+            found.append(yaml.safe_load(command[command.index("--params") + 1]))
+    assert found, f"no {rule} job in the dry run of {target}"
+    return found
+
+
+def test_jobs_get_only_the_params_they_read():
+    """A job's params decide its reruns: the aligner is not retried when only the accuracy tolerances change,
+    and a variant is not retrained when another variant or seed is added."""
+    for params in job_params("reference", "reference_align"):
+        assert "tolerances_ms" not in params and "compare" not in params
+        assert {"beam_size", "language", "device"} <= set(params)
+    (accuracy,) = job_params("reference", "reference_accuracy")
+    assert set(accuracy) == {"tolerances_ms"}
+    jobs = job_params("data/sift/models/sift_s+sift_sp/seed0", "train_variant")  # stage 2 and its stage 1
+    assert sorted(sorted(job["variants"]) for job in jobs) == [["sift_s"], ["sift_s", "sift_s+sift_sp"]]
+    assert not any({"run", "seeds", "processes"} & set(job) for job in jobs)

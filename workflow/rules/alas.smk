@@ -18,7 +18,7 @@ rule respond:
         mem_mb=8000,
     params:
         cfg=template_params("backends"),
-        alas=stage_params("alas"),
+        alas=stage_params("alas", keys=["split", "max_utterances", "threshold"]),
         sbert=config["models"]["sbert"],
         seed=config["seed"],
     shell:

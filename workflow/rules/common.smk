@@ -3,9 +3,12 @@ import json
 import shlex
 
 
-def stage_params(section):
-    """The resolved params section, shell-quoted JSON for `speechalign <stage> --params`."""
-    return shlex.quote(json.dumps(config[section], sort_keys=True))
+def stage_params(section, keys=None):
+    """The resolved params section (only ``keys`` when given), shell-quoted JSON for `speechalign <stage>
+    --params`. Snakemake reruns a job when its params change, so a rule whose command reads only some keys
+    passes only those: changing another one of the section reruns nothing there."""
+    values = config[section] if keys is None else {key: config[section][key] for key in keys}
+    return shlex.quote(json.dumps(values, sort_keys=True))
 
 
 def lock_entry(entry):
@@ -162,6 +165,19 @@ def sift_encoder_folder(wildcards):
 def train_params(wildcards):
     """params `train` as JSON; a function, so that Snakemake leaves the braces of train.layout alone."""
     return stage_params("train")
+
+
+TRAIN_RUN_LISTS = ("run", "seeds", "qa_items", "processes")  # what to train and how to launch, not how
+
+
+def train_variant_params(wildcards):
+    """params `train` as one variant's job reads it: its own variant and the stage-1 variant it starts from,
+    without the lists of what to run (adding a seed or a variant, or more processes, retrains nothing)."""
+    variants = config["train"]["variants"]
+    init = variants[wildcards.variant]["init"]
+    cfg = {key: value for key, value in config["train"].items() if key not in TRAIN_RUN_LISTS}
+    cfg["variants"] = {name: variants[name] for name in [wildcards.variant, *([init] if init else [])]}
+    return shlex.quote(json.dumps(cfg, sort_keys=True))
 
 
 def backends_params(wildcards):

@@ -20,7 +20,9 @@ rule reference_align:
     resources:
         mem_mb=4000,
     params:
-        cfg=stage_params("reference"),
+        cfg=stage_params(
+            "reference", keys=["split", "max_utterances", "whole_corpora", "beam_size", "language", "device"]
+        ),
         whisper=config["models"]["whisper"],
     shell:
         "speechalign reference align --corpus {input.corpus} --aligner {wildcards.aligner} "
@@ -41,7 +43,7 @@ rule reference_accuracy:
     resources:
         mem_mb=2000,
     params:
-        cfg=stage_params("reference"),
+        cfg=stage_params("reference", keys=["tolerances_ms"]),
         out_dir="results/reference",
     shell:
         "speechalign reference accuracy --corpus {input.corpora} --reference {input.references} "

@@ -63,7 +63,7 @@ rule sift_features:
     resources:
         mem_mb=4000,
     params:
-        cfg=train_params,
+        cfg=stage_params("train", keys=["device", "paralinguistic_layer", "feature_shard_size"]),
         encoder=config["models"]["whisper"],
     shell:
         "speechalign features --manifest {input.corpus} --encoder {params.encoder} --out {output} "
@@ -91,7 +91,7 @@ rule train_variant:
     resources:
         mem_mb=8000,
     params:
-        cfg=train_params,
+        cfg=train_variant_params,
         backends=backends_params,
         llm=config["models"]["llm"],
         encoder=config["models"]["whisper"],
