@@ -345,7 +345,20 @@ def report_outputs():
     ]
 
 
-EVALUATE_CORPUS = "data/corpora/bench"  # the spoken benchmark suite (items.jsonl), built by the data stage
+def evaluate_suite_folders(wildcards=None):
+    """The folders of the benchmark suites of params evaluate.suites (data/corpora/<suite>/items.jsonl): the
+    data stage builds bench (rule data_bench) and loads voicebench and airbench (rule data_real)."""
+    suites = config["evaluate"]["suites"]
+    unloaded = [s for s in suites if s in config["data"]["real"] and not config["data"]["real"][s]]
+    if unloaded:
+        raise ValueError(f"params evaluate.suites names {unloaded}, but data.real.<suite> is null for them: give"
+                         " the folder of each benchmark in its published layout (README, Evaluate)")
+    return expand("data/corpora/{suite}", suite=suites)
+
+
+def evaluate_items_files(wildcards=None):
+    """The items file of every suite, for `speechalign evaluate --items`."""
+    return [f"{folder}/items.jsonl" for folder in evaluate_suite_folders()]
 
 
 def evaluate_runs():

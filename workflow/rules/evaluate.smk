@@ -1,11 +1,12 @@
 # Stage 8, evaluate: every system (trained variants and the untrained floor per seed; the text-only upper
-# bound and the Whisper cascade once) answers the spoken benchmark, one job per system x seed; one job scores
-# every answer and computes AZEROS Tables 3-7 (the report notebook renders them).
+# bound and the Whisper cascade once) answers every benchmark suite of params evaluate.suites, one job per
+# system x seed (all suites in one job); one job scores every answer and computes AZEROS Tables 3-7 (the
+# report notebook renders them).
 
 
 rule evaluate_answers:
     input:
-        corpus=EVALUATE_CORPUS,
+        suites=evaluate_suite_folders,
         trained=evaluate_checkpoint,
         models=evaluate_model_folders,
     output:
@@ -26,9 +27,10 @@ rule evaluate_answers:
         train=train_params,
         models=stage_params("models"),
         trained=evaluate_checkpoint_option,
+        suite_items=evaluate_items_files,
     shell:
         "speechalign evaluate answer --system {wildcards.system} --seed {wildcards.seed} "
-        "--items {input.corpus}/items.jsonl {params.trained} --out {output} "
+        "--items {params.suite_items} {params.trained} --out {output} "
         "--cache data/cache/evaluate/{wildcards.system}/seed{wildcards.seed}.jsonl --params {params.cfg} "
         "--backends-params {params.backends} --train-params {params.train} --models-params {params.models} "
         "2> {log}"
@@ -36,7 +38,7 @@ rule evaluate_answers:
 
 rule evaluate_score:
     input:
-        corpus=EVALUATE_CORPUS,
+        suites=evaluate_suite_folders,
         answers=evaluate_answer_files(),
         models=evaluate_sbert_folder,
     output:
@@ -53,8 +55,9 @@ rule evaluate_score:
         cfg=stage_params("evaluate"),
         models=stage_params("models"),
         seed=config["seed"],
+        suite_items=evaluate_items_files,
     shell:
-        "speechalign evaluate score --items {input.corpus}/items.jsonl --answers {input.answers} "
+        "speechalign evaluate score --items {params.suite_items} --answers {input.answers} "
         "--scores {output.scores} --tables {output.tables} --systems {output.systems} --metrics {output.metrics} --seed {params.seed} "
         "--params {params.cfg} --models-params {params.models} 2> {log}"
 

@@ -5,6 +5,9 @@ Tables 3-7.
     speechalign evaluate answer --system sift_s --seed 0 --items data/corpora/bench/items.jsonl \\
         --checkpoint data/sift/models/sift_s/seed0 --out results/evaluate/answers/sift_s/seed0.jsonl \\
         --cache data/cache/evaluate/sift_s/seed0.jsonl
+    # several suites (params evaluate.suites): give every suite's items, to both actions
+    speechalign evaluate answer --system text --seed 0 \\
+        --items data/corpora/voicebench/items.jsonl data/corpora/airbench/items.jsonl --out ...
     # every answer file -> scores, tables, metrics
     speechalign evaluate score --items data/corpora/bench/items.jsonl \\
         --answers results/evaluate/answers/*/seed*.jsonl --scores results/evaluate/scores.parquet \\
@@ -38,12 +41,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     answer.add_argument(
         "--seed", required=True, type=int, help="training seed (untrained: initialisation seed)"
     )
-    answer.add_argument("--items", required=True, type=Path, help="benchmark items (JSONL)")
+    answer.add_argument(
+        "--items",
+        required=True,
+        nargs="+",
+        type=Path,
+        help="items of every suite (data/corpora/<suite>/items.jsonl)",
+    )
     answer.add_argument("--checkpoint", help="the variant's SIFT checkpoint folder (trained systems only)")
     answer.add_argument("--out", required=True, type=Path, help="answers (JSONL)")
     answer.add_argument("--cache", type=Path, help="resumable cache of finished answers (JSONL)")
     score = sub.add_parser("score", help="score every answer file; write scores, tables and metrics")
-    score.add_argument("--items", required=True, type=Path, help="benchmark items (JSONL)")
+    score.add_argument(
+        "--items", required=True, nargs="+", type=Path, help="items of every suite the answers answered"
+    )
     score.add_argument("--answers", required=True, nargs="+", type=Path, help="answer files")
     score.add_argument("--scores", required=True, type=Path, help="long-form scores (.parquet)")
     score.add_argument("--tables", required=True, type=Path, help="Tables 3-7 in long form (.csv)")
@@ -65,14 +76,14 @@ def run_answer(args: argparse.Namespace) -> None:
 
     from speechalign.backends import load_backend
     from speechalign.evaluate import systems as S
-    from speechalign.evaluate.items import read_items
+    from speechalign.evaluate.items import read_suites
     from speechalign.sift.targets import TargetCache
 
     params = stage_params(args, "evaluate")
     backends, train, models = section(args, "backends"), section(args, "train"), section(args, "models")
     run = S.SystemRun(args.system, args.seed)
     torch.manual_seed(args.seed)
-    items = read_items(args.items)
+    items = [item for suite in read_suites(args.items).values() for item in suite]
     spec = S.backend_spec(run, args.checkpoint, models, backends, train)
     backend = load_backend(spec, seed=args.seed)
     asr = S.whisper_asr(models["whisper"], params["asr"]) if run.kind == S.CASCADE else None
@@ -88,20 +99,22 @@ def run_answer(args: argparse.Namespace) -> None:
         asr=asr,
     )
     S.write_answers(args.out, answers)
-    rejected = sum(bool(a.reason) for a in answers)
+    rejected = sum(bool(a.reason) and a.applicable for a in answers)
+    skipped = sum(not a.applicable for a in answers)
     log.info(
-        "%s seed %d: %d answers (%d not answered) -> %s",
+        "%s seed %d: %d answers (%d not answered, %d not applicable) -> %s",
         run.system,
         run.seed,
         len(answers),
         rejected,
+        skipped,
         args.out,
     )
 
 
 def run_score(args: argparse.Namespace) -> None:
     from speechalign.evaluate import tables as T
-    from speechalign.evaluate.items import read_items
+    from speechalign.evaluate.items import read_suites
     from speechalign.evaluate.scores import asr_summary, score_answers
     from speechalign.evaluate.scoring import sbert_embedder
     from speechalign.evaluate.systems import read_answers
@@ -110,11 +123,13 @@ def run_score(args: argparse.Namespace) -> None:
 
     params = stage_params(args, "evaluate")
     models = section(args, "models")
-    items = read_items(args.items)
+    suites = read_suites(args.items)
+    items = [item for suite in suites.values() for item in suite]
+    suite_of = {item.id: name for name, suite in suites.items() for item in suite}
     answers = [a for path in args.answers for a in read_answers(path)]
     needs_sbert = any(i.task == "agreement" for i in items)
     embed = sbert_embedder(model_path(models["sbert"])) if needs_sbert else None
-    scores = score_answers(items, answers, embed)
+    scores = score_answers(items, answers, embed, suite_of)
     with atomic_path(args.scores) as tmp:
         scores.to_parquet(tmp, index=False)
     systems_run = sorted({a.system for a in answers})

@@ -12,6 +12,9 @@ item comes from (``arithmetic``, ``voicebench/openbookqa``, ``airbench/Speaker_G
     >>> items[0].task, items[0].subset, items[0].references    # doctest: +SKIP
     ('mcq', 'arithmetic', ('B',))
 
+Several suites (params ``evaluate.suites``: ``data/corpora/<suite>/items.jsonl``) are read together by
+:func:`read_suites`; an item id may occur in one suite only (answers and scores are keyed by id).
+
 Audio paths are stored relative to the items file's folder when they lie under it (or next to it, as
 ``../sqa/audio/...``) and resolved to absolute paths on reading.
 """
@@ -211,3 +214,32 @@ def read_items(path: str | os.PathLike) -> list[BenchItem]:
             raise ItemError(f"{path}:{number}: not JSON ({err.msg})") from err
         items.append(item_from_dict(row, path.parent.resolve()))
     return validate(items)
+
+
+def suite_name(path: str | os.PathLike) -> str:
+    """A suite's name: the folder its items file lies in (``data/corpora/<suite>/items.jsonl``)."""
+    return Path(path).resolve().parent.name
+
+
+def read_suites(paths: Sequence[str | os.PathLike]) -> dict[str, list[BenchItem]]:
+    """The validated items of several suites' files, by suite name in the given order.
+
+    Answers and scores are keyed by item id, so an id in two suites (or two files of one name) is an ItemError
+    naming the id and both files. The loaders prefix their ids (``bench-``, ``voicebench-``, ``airbench-``),
+    so only a hand-made suite can collide; it must rename its ids rather than have them silently merged."""
+    suites: dict[str, list[BenchItem]] = {}
+    first_file: dict[str, Path] = {}
+    for path in map(Path, paths):
+        name = suite_name(path)
+        if name in suites:
+            raise ItemError(f"two items files of suite {name!r} ({path}); give each suite once")
+        items = read_items(path)
+        for item in items:
+            if item.id in first_file:
+                raise ItemError(
+                    f"benchmark item {item.id!r} is in both {first_file[item.id]} and {path}: item ids must"
+                    " be unique across suites (rename the ids of one suite)"
+                )
+            first_file[item.id] = path
+        suites[name] = items
+    return suites

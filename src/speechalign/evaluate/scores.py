@@ -1,30 +1,47 @@
 """Every system's answers scored item by item: the long-form table the AZEROS tables are built from.
 
     scores = score_answers(items, answers, embed=sbert_embedder(...))   # one row per (system, seed, item)
+    scores = score_answers(items, answers, embed, suite_of={"bench-mcq-00000": "bench", ...})
 
-Columns (``SCORE_COLUMNS``): system, seed, task, subset, item, score, parsed, reason. ``score`` is the task
+Columns (``SCORE_COLUMNS``): system, seed, suite, task, subset, item, score, parsed, applicable, reason.
+``suite`` is the suite the item came from (``suite_of``; "" when not given). ``score`` is the task
 scorer's headline value (:func:`speechalign.evaluate.scoring.score_item`); an answer the system could not
 give (its input was rejected, the ASR heard nothing) scores 0 with ``parsed`` false and the system's reason,
 like an unparseable answer. An agreement item whose text run gave no answer has nothing to compare with: its
-score is NaN (the tables leave it out and count it) with the reason recorded.
+score is NaN (the tables leave it out and count it) with the reason recorded. An answer the system recorded
+as not applicable (``text`` on an item with no transcript) is not scored: NaN, ``applicable`` false, its
+reason kept; the tables show such a cell as not applicable.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
 __all__ = ["SCORE_COLUMNS", "asr_summary", "score_answers"]
 
-SCORE_COLUMNS = ["system", "seed", "task", "subset", "item", "score", "parsed", "reason"]
+SCORE_COLUMNS = [
+    "system",
+    "seed",
+    "suite",
+    "task",
+    "subset",
+    "item",
+    "score",
+    "parsed",
+    "applicable",
+    "reason",
+]
 
 
 def score_one(item, answer, embed) -> tuple[float, bool, str]:
     """(score, parsed, reason) of one answer to one item."""
     from speechalign.evaluate.scoring import score_item
 
+    if not answer.applicable:
+        return math.nan, False, answer.reason
     if answer.reason:
         return 0.0, False, f"not answered: {answer.reason}"
     if item.task == "agreement" and not (answer.text_answer or "").strip():
@@ -33,9 +50,11 @@ def score_one(item, answer, embed) -> tuple[float, bool, str]:
     return float(s.score), bool(s.parsed), s.reason
 
 
-def score_answers(items: Sequence, answers: Sequence, embed=None) -> pd.DataFrame:
-    """One row per answer (``SCORE_COLUMNS``). Answers to items not in ``items`` are an error: the suite
-    changed since the answers were made."""
+def score_answers(
+    items: Sequence, answers: Sequence, embed=None, suite_of: Mapping[str, str] | None = None
+) -> pd.DataFrame:
+    """One row per answer (``SCORE_COLUMNS``); ``suite_of`` maps an item id to its suite. Answers to items
+    not in ``items`` are an error: the suite changed since the answers were made."""
     from speechalign.errors import UserFacingError
 
     by_id = {item.id: item for item in items}
@@ -48,7 +67,9 @@ def score_answers(items: Sequence, answers: Sequence, embed=None) -> pd.DataFram
                 " do not hold: rerun the evaluate stage's answer jobs"
             )
         score, parsed, reason = score_one(item, answer, embed)
-        rows.append((answer.system, answer.seed, item.task, item.subset, item.id, score, parsed, reason))
+        suite = (suite_of or {}).get(item.id, "")
+        row = (answer.system, answer.seed, suite, item.task, item.subset, item.id, score, parsed)
+        rows.append((*row, bool(answer.applicable), reason))
     return pd.DataFrame(rows, columns=SCORE_COLUMNS)
 
 

@@ -9,6 +9,11 @@
 - ``cascade``: Whisper ASR (``models.whisper``) of the audio, then the LLM on the recognised text; the ASR
   text and its word errors are recorded (seed-free: one run).
 
+An item with no transcript (AIR-Bench foundation's clips) cannot be given to ``text``, which reads the
+transcript: its answer is recorded as not applicable with the reason (``applicable`` false), and the tables
+show that cell as not applicable rather than as a score. The cascade hears the audio, so it answers such
+items; with no transcript to compare against, their ASR word errors are not counted.
+
 For ``agreement`` items a system also answers the transcript (the text run); the scorer compares the two.
 Every prompt goes through the backends' chat rendering (``audio_run`` / ``text_run``: params
 ``backends.system_prompt`` and ``backends.layout``, as in training) and every answer through the backends'
@@ -99,6 +104,9 @@ class Answer:
     asr_errors: int | None = None  # cascade: word errors (S + D + I) against the spoken text, normalised
     asr_words: int | None = None  # cascade: normalised words of the spoken text (corpus WER sums both)
     reason: str = ""  # why the system could not answer ("" when it did); such an answer scores as wrong
+    applicable: bool = (
+        True  # False: the item is not one this system can take (text: no transcript); not scored
+    )
 
 
 def asr_word_errors(spoken: str, recognised: str) -> tuple[int, int]:
@@ -179,6 +187,10 @@ class Prepared:
     runs: list
     asr_text: str | None = None
     reason: str = ""
+    applicable: bool = True
+
+
+NO_TRANSCRIPT = "not applicable: the item has no transcript for the text system to read"
 
 
 def prepare(run: SystemRun, item, backend, asr: Callable[[Any], str] | None) -> Prepared:
@@ -188,6 +200,8 @@ def prepare(run: SystemRun, item, backend, asr: Callable[[Any], str] | None) -> 
 
     try:
         if run.kind == TEXT:
+            if not item.spoken.strip():
+                return Prepared(item, [], reason=NO_TRANSCRIPT, applicable=False)
             return Prepared(item, [backend.text_run(item.spoken, item.prompt)])
         if not item.audio:
             return Prepared(item, [], reason="the item has no audio")
@@ -212,9 +226,12 @@ def to_answer(run: SystemRun, prepared: Prepared, generated: Sequence[str]) -> A
     item = prepared.item
     fields: dict[str, Any] = {"system": run.system, "seed": run.seed, "item": item.id}
     fields |= {"task": item.task, "subset": item.subset, "reason": prepared.reason}
+    fields["applicable"] = prepared.applicable
     if prepared.asr_text is not None:
-        errors, words = asr_word_errors(item.spoken, prepared.asr_text)
-        fields |= {"asr_text": prepared.asr_text, "asr_errors": errors, "asr_words": words}
+        fields["asr_text"] = prepared.asr_text
+        if item.spoken.strip():  # no transcript (AIR-Bench): no word errors to count
+            errors, words = asr_word_errors(item.spoken, prepared.asr_text)
+            fields |= {"asr_errors": errors, "asr_words": words}
     if prepared.reason:
         return Answer(answer="", **fields)
     text_answer = None

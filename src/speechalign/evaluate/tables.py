@@ -34,6 +34,20 @@ for the GPT-judged open-ended sets; with the real VoiceBench also ``bbh`` and ``
 ``paralinguistic`` task (speaker gender, prosody class) and ``average``. Every value is a score in [0, 1]
 times 100 (agreement: cosine x 100).
 
+Several suites (params ``evaluate.suites``; the scores' ``suite`` column)
+------------------------------------------------------------------------
+Each suite gets its own columns and composites, in suite order: with one suite the names are as above; with
+several each is prefixed by its suite (``voicebench/mcq``, ``voicebench/overall``, ``airbench/average``), so
+no composite mixes suites. AIR-Bench foundation is the paper's paralinguistic group as a whole (gender,
+emotion, age, but also language, entity, intent), so every AIR-Bench subset is a paralinguistic column,
+whatever its task.
+
+Not applicable
+--------------
+An item a system cannot take (``text`` on a clip without a transcript: AIR-Bench) has ``applicable`` false
+in the scores. A cell with such an item is not applicable (method ``not applicable``, no value; Markdown
+says so): never a 0, never a dropped row, and never a mean over fewer items than the other systems had.
+
 Intervals (per cell)
 --------------------
 A cell's value is, per seed, the mean over its items (a composite column: the mean of its columns), then the
@@ -78,6 +92,10 @@ __all__ = [
 
 SEMANTIC_TASKS = ("mcq", "ifeval", "sqa", "bbh", "refusal", "agreement")
 PARALINGUISTIC_TASK = "paralinguistic"
+# Suites whose every subset is a paralinguistic column (AIR-Bench foundation: the paper's paralinguistic
+# group).
+PARALINGUISTIC_SUITES = ("airbench",)
+NOT_APPLICABLE = "not applicable"
 # The training paradigms AZEROS Table 3 compares (stage 1): the project's ALAS-vs-benchmark figure shows them.
 PARADIGMS = ("tsit_s", "sit_s", "sift_s")
 SCALE = 100.0  # scores in [0, 1] are shown in percent, as the paper's tables are
@@ -86,11 +104,13 @@ T_INTERVAL, BOOTSTRAP = "t over seeds", "bootstrap over items"
 
 @dataclass(frozen=True)
 class Column:
-    """A table column: the mean over ``parts`` (each a (task, subset or None = every subset) selection)."""
+    """A table column: the mean over ``parts``, each a (task, subset) selection (None: any), within
+    ``suite`` (None: every suite, as in scores without a ``suite`` column)."""
 
     name: str
     group: str  # semantic | paralinguistic
-    parts: tuple[tuple[str, str | None], ...]
+    parts: tuple[tuple[str | None, str | None], ...]
+    suite: str | None = None
 
 
 @dataclass(frozen=True)
@@ -140,32 +160,59 @@ class Cell:
     mean: float
     low: float
     high: float
-    method: str  # T_INTERVAL, BOOTSTRAP, or "" when there is no value
+    method: str  # T_INTERVAL, BOOTSTRAP, NOT_APPLICABLE, or "" when there is no value
     n_seeds: int
     n_items: int  # scored items (per seed, summed over the column's parts; the most over seeds)
     n_missing: int  # NaN scores left out (summed over seeds and parts)
 
 
-def columns_for(scores: pd.DataFrame, group: str) -> list[Column]:
-    """The columns of a group for the tasks and subsets present in ``scores`` (composites last)."""
+def suites_of(scores: pd.DataFrame) -> list[str | None]:
+    """The suites in ``scores``, in order of first appearance ([None] without a ``suite`` column)."""
+    return list(dict.fromkeys(scores["suite"])) if "suite" in scores.columns else [None]
+
+
+def suite_columns(scores: pd.DataFrame, group: str, suite: str | None) -> list[Column]:
+    """One suite's columns of a group, named without a suite prefix (composite last)."""
+    whole = suite in PARALINGUISTIC_SUITES
     if group == "semantic":
-        tasks = [t for t in SEMANTIC_TASKS if (scores["task"] == t).any()]
-        cols = [Column(t, group, ((t, None),)) for t in tasks]
-        composite = Column("overall", group, tuple((t, None) for t in tasks))
-    elif group == "paralinguistic":
-        subsets = sorted(scores.loc[scores["task"] == PARALINGUISTIC_TASK, "subset"].dropna().unique())
-        cols = [Column(s, group, ((PARALINGUISTIC_TASK, s),)) for s in subsets]
-        composite = Column("average", group, tuple((PARALINGUISTIC_TASK, s) for s in subsets))
-    else:
-        raise ValueError(f"unknown column group {group!r}; known: semantic, paralinguistic")
+        tasks = [] if whole else [t for t in SEMANTIC_TASKS if (scores["task"] == t).any()]
+        cols = [Column(t, group, ((t, None),), suite) for t in tasks]
+        composite = Column("overall", group, tuple((t, None) for t in tasks), suite)
+    else:  # paralinguistic
+        task = None if whole else PARALINGUISTIC_TASK
+        chosen = scores if whole else scores[scores["task"] == PARALINGUISTIC_TASK]
+        subsets = sorted(chosen["subset"].dropna().unique())
+        cols = [Column(s, group, ((task, s),), suite) for s in subsets]
+        composite = Column("average", group, tuple((task, s) for s in subsets), suite)
     return cols + [composite] if cols else []
 
 
-def part_scores(scores: pd.DataFrame, task: str, subset: str | None) -> pd.DataFrame:
-    chosen = scores["task"] == task
-    if subset is not None:
-        chosen &= scores["subset"] == subset
-    return scores.loc[chosen, ["seed", "item", "score"]]
+def columns_for(scores: pd.DataFrame, group: str) -> list[Column]:
+    """The columns of a group for the tasks and subsets present in ``scores``, suite by suite (composites
+    last in each); with several suites every name carries its suite (``voicebench/mcq``)."""
+    if group not in ("semantic", "paralinguistic"):
+        raise ValueError(f"unknown column group {group!r}; known: semantic, paralinguistic")
+    suites = suites_of(scores)
+    columns = []
+    for suite in suites:
+        mine = scores if suite is None else scores[scores["suite"] == suite]
+        for column in suite_columns(mine, group, suite):
+            if len(suites) > 1:
+                name = f"{suite}/{column.name.removeprefix(f'{suite}/')}"
+                column = Column(name, column.group, column.parts, column.suite)
+            columns.append(column)
+    return columns
+
+
+def part_scores(scores: pd.DataFrame, task: str | None, subset: str | None, suite: str | None = None):
+    """Rows of one part: seed, item, score and whether the item applies to the system."""
+    chosen = pd.Series(True, index=scores.index)
+    for name, value in (("task", task), ("subset", subset), ("suite", suite)):
+        if value is not None:
+            chosen &= scores[name] == value
+    rows = scores.loc[chosen]
+    applicable = rows["applicable"] if "applicable" in rows.columns else True
+    return rows[["seed", "item", "score"]].assign(applicable=applicable)
 
 
 def column_value(part_arrays: Sequence[np.ndarray]) -> float:
@@ -215,8 +262,10 @@ def bootstrap_interval(
 
 def cell(system_scores: pd.DataFrame, column: Column, confidence: float, resamples: int, seed: int) -> Cell:
     """One system's cell of one column (see the module docstring for the interval rule)."""
-    parts = [part_scores(system_scores, task, subset) for task, subset in column.parts]
+    parts = [part_scores(system_scores, task, subset, column.suite) for task, subset in column.parts]
     seeds = sorted({int(s) for p in parts for s in p["seed"].unique()})
+    if any(not p["applicable"].all() for p in parts):  # a value over fewer items would not be comparable
+        return Cell(math.nan, math.nan, math.nan, NOT_APPLICABLE, len(seeds), 0, 0)
     n_missing = int(sum(p["score"].isna().sum() for p in parts))
     per_seed = {}
     n_items = 0
@@ -316,7 +365,9 @@ def split_tables(frame: pd.DataFrame) -> dict[int, pd.DataFrame]:
     return {int(n): rows.reset_index(drop=True) for n, rows in frame.groupby("table", sort=True)}
 
 
-def format_cell(mean: float, low: float, high: float) -> str:
+def format_cell(mean: float, low: float, high: float, method: str = "") -> str:
+    if method == NOT_APPLICABLE:
+        return NOT_APPLICABLE
     if not math.isfinite(mean):
         return "n/a"
     return f"{mean:.1f} [{low:.1f}, {high:.1f}]"
@@ -329,15 +380,17 @@ def table_markdown(table: pd.DataFrame, spec: TableSpec, profile: str) -> str:
     wide = table.assign(
         label=table["group"] + ": " + table["column"],
         text=[
-            format_cell(m, lo, hi)
-            for m, lo, hi in zip(table["mean"], table["low"], table["high"], strict=True)
+            format_cell(m, lo, hi, how)
+            for m, lo, hi, how in zip(
+                table["mean"], table["low"], table["high"], table["method"], strict=True
+            )
         ],
     )
     order = list(dict.fromkeys(wide["label"]))
     grid = wide.pivot(index="system", columns="label", values="text").reindex(index=list(spec.rows))[order]
     info = wide.groupby("system", sort=False).agg(
         seeds=("n_seeds", "max"),
-        interval=("method", lambda m: next((x for x in m if x), "")),
+        interval=("method", lambda m: next((x for x in m if x and x != NOT_APPLICABLE), "")),
         note=("note", "first"),
     )
     grid = grid.join(info).reset_index()

@@ -47,7 +47,7 @@ def scores_figure(cells: pd.DataFrame, title: str = "") -> Figure:
     """One panel per column (task or paralinguistic subset, composites last), one row per system: the mean
     (x100) with its interval; hollow markers for a bootstrap over items (one seed), filled for a t interval
     over seeds. Intervals reaching past the score range are cut at the axis with an arrow (the tables keep
-    the full interval)."""
+    the full interval). A cell not applicable to a system (text: no transcript) reads "not applicable"."""
     columns = list(dict.fromkeys(zip(cells["group"], cells["column"], strict=True)))
     systems = list(dict.fromkeys(cells["system"]))
     fig, axes = plt.subplots(
@@ -66,6 +66,10 @@ def scores_figure(cells: pd.DataFrame, title: str = "") -> Figure:
             .reindex(systems)
         )
         for k, (_, row) in enumerate(part.iterrows()):
+            if row["method"] == T.NOT_APPLICABLE:
+                ax.text(
+                    sum(bounds) / 2, k, T.NOT_APPLICABLE, ha="center", va="center", fontsize=6, color="0.4"
+                )
             if not math.isfinite(row["mean"]):
                 continue
             filled, colour = row["method"] == T.T_INTERVAL, f"C{k % 10}"
@@ -142,6 +146,18 @@ def alas_vs_benchmark_figure(
         fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def parse_counts(scores: pd.DataFrame) -> pd.DataFrame:
+    """Items, parsed answers and items not applicable to the system, per system, suite and task (scores
+    written before several suites lack the suite and applicable columns: one suite, all applicable)."""
+    applicable = scores["applicable"].astype(bool) if "applicable" in scores.columns else True
+    scores = scores.assign(not_applicable=~pd.Series(applicable, index=scores.index))
+    keys = ["system", "suite", "task"] if "suite" in scores.columns else ["system", "task"]
+    counts = scores.groupby(keys).agg(
+        items=("parsed", "size"), parsed=("parsed", "sum"), not_applicable=("not_applicable", "sum")
+    )
+    return counts.reset_index()
 
 
 def asr_table(metrics_path: str | os.PathLike) -> pd.DataFrame:
