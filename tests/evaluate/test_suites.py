@@ -304,3 +304,28 @@ def test_score_cli_and_notebook_on_bench_alone_and_on_every_suite(suites, tmp_pa
     assert skipped.sum().to_dict() == {"sift_s": 0, "text": 3}  # the three AIR-Bench clips, recorded
     assert "not applicable" in (tmp_path / "every" / "tables" / "azeros_table7.md").read_text()
     assert "not applicable" not in (tmp_path / "alone" / "tables" / "azeros_table7.md").read_text()
+
+
+# ---- wiring: params per profile, the schema, dvc.yaml ----
+
+
+@pytest.mark.parametrize("profile", ["quick", "small", "paper"])
+def test_every_profile_suite_is_a_dvc_dep_of_the_evaluate_stage(profile):
+    import yaml
+
+    from speechalign.config import load_params
+
+    suites = load_params(ROOT, {"profile": profile})["evaluate"]["suites"]
+    deps = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]["evaluate"]["deps"]
+    for suite in suites:
+        folder = f"data/corpora/{suite}"
+        assert any(folder == d or folder.startswith(d.rstrip("/") + "/") for d in deps), (suite, deps)
+    assert suites == (["voicebench", "airbench", "bench"] if profile == "paper" else ["bench"])
+
+
+@pytest.mark.parametrize("suites", [[], ["bench", "bench"], ["librisqa"]])
+def test_the_schema_refuses_an_empty_repeated_or_unknown_suite(suites):
+    from speechalign.config import ParamsError, load_params
+
+    with pytest.raises(ParamsError, match="evaluate"):
+        load_params(ROOT, {"evaluate": {"suites": suites}})
