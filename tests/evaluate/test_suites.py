@@ -329,3 +329,50 @@ def test_the_schema_refuses_an_empty_repeated_or_unknown_suite(suites):
 
     with pytest.raises(ParamsError, match="evaluate"):
         load_params(ROOT, {"evaluate": {"suites": suites}})
+
+
+def evaluate_commands(tmp_path: Path, suites: list[str]) -> dict[str, list[str]]:
+    """The shell commands (split) of the quick profile's text answer job and scoring job with ``suites``."""
+    import os
+    import re
+    import shlex
+    import subprocess
+    import sys
+
+    import yaml
+
+    overlay = tmp_path / f"{'-'.join(suites)}.yaml"
+    real = {s: str(tmp_path / s) for s in suites if s != "bench"}
+    overlay.write_text(yaml.safe_dump({"evaluate": {"suites": suites}, "data": {"real": real}}))
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    proc = subprocess.run(
+        ["snakemake", "--cores", "1", "--dry-run", "--forceall", "--printshellcmds",
+         "--configfile", str(overlay), "--", "results/evaluate/tables.csv"],
+        cwd=ROOT, capture_output=True, text=True, env=env, check=True,
+    )  # fmt: skip
+    commands = re.findall(r"^Shell command: (speechalign evaluate .+)$", proc.stdout, flags=re.M)
+    split = [shlex.split(c) for c in commands]
+    return {
+        "answer": next(c for c in split if c[2] == "answer" and c[c.index("--system") + 1] == "text"),
+        "score": next(c for c in split if c[2] == "score"),
+    }
+
+
+def option(command: list[str], name: str) -> list[str]:
+    """The values after ``name`` up to the next option."""
+    start = command.index(name) + 1
+    end = next((i for i in range(start, len(command)) if command[i].startswith("--")), len(command))
+    return command[start:end]
+
+
+def test_the_dag_passes_every_suite_and_an_answer_job_only_the_params_it_reads(tmp_path):
+    """One answer job per system x seed reads every suite's items; adding a suite changes its inputs, not its
+    params (bench answers are then reused from the answer cache), and a table setting reruns no answer job."""
+    alone, every = evaluate_commands(tmp_path, ["bench"]), evaluate_commands(tmp_path, ["bench", "airbench"])
+    assert option(alone["answer"], "--items") == ["data/corpora/bench/items.jsonl"]
+    both = ["data/corpora/bench/items.jsonl", "data/corpora/airbench/items.jsonl"]
+    assert option(every["answer"], "--items") == both and option(every["score"], "--items") == both
+    answer_params = json.loads(option(every["answer"], "--params")[0])
+    assert set(answer_params) == {"asr", "max_new_tokens"}
+    assert option(alone["answer"], "--params") == option(every["answer"], "--params")
+    assert set(json.loads(option(every["score"], "--params")[0])) == {"confidence", "bootstrap"}

@@ -22,7 +22,7 @@ rule evaluate_answers:
     resources:
         mem_mb=6000,
     params:
-        cfg=stage_params("evaluate"),
+        cfg=stage_params("evaluate", ["asr", "max_new_tokens"]),  # what an answer depends on (suites: inputs)
         backends=backends_params,
         train=train_params,
         models=stage_params("models"),
@@ -52,7 +52,7 @@ rule evaluate_score:
     resources:
         mem_mb=4000,
     params:
-        cfg=stage_params("evaluate"),
+        cfg=stage_params("evaluate", ["confidence", "bootstrap"]),  # what the tables depend on besides answers
         models=stage_params("models"),
         seed=config["seed"],
         suite_items=evaluate_items_files,
