@@ -161,3 +161,14 @@ def test_jobs_get_only_the_params_they_read():
     jobs = job_params("data/sift/models/sift_s+sift_sp/seed0", "train_variant")  # stage 2 and its stage 1
     assert sorted(sorted(job["variants"]) for job in jobs) == [["sift_s"], ["sift_s", "sift_s+sift_sp"]]
     assert not any({"run", "seeds", "processes"} & set(job) for job in jobs)
+
+
+def test_a_cluster_job_resolves_its_inputs_with_its_own_rule_alone():
+    """A cluster job rebuilds the DAG with only its rule allowed: sift_eval's input, the untrained control's
+    result, must then be a file to read, not something sift_eval claims (it was: KeyError untrained-dual)."""
+    proc = run(
+        "snakemake", "--cores", "1", "--dry-run", "--allowed-rules", "sift_eval", "--config", "profile=quick",
+        "--", "results/train/qa/sit_sp/seed0.json", check=False,
+    )  # fmt: skip
+    assert "InputFunctionException" not in proc.stdout + proc.stderr
+    assert "results/train/qa/untrained-dual/seed0.json" in proc.stdout + proc.stderr  # a missing input file

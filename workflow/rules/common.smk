@@ -1,5 +1,6 @@
 # Helpers shared by the rules: input functions and parameter passing. No science here.
 import json
+import re
 import shlex
 
 
@@ -183,6 +184,12 @@ def train_variant_params(wildcards):
 def backends_params(wildcards):
     """params `backends` as JSON (the shared system prompt and layout); a function, for the same reason."""
     return stage_params("backends")
+
+
+# Only the variants of params train.variants match {variant}: a cluster job rebuilds its DAG with its own rule
+# alone, and a looser pattern would make sift_eval claim untrained-dual's result (a ruleorder does not help
+# there: the rule it prefers is not allowed in that job).
+VARIANT_PATTERN = "|".join(re.escape(name) for name in sorted(config["train"]["variants"]))
 
 
 def variant_checkpoint(variant, seed):

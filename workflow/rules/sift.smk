@@ -85,7 +85,7 @@ rule train_variant:
     benchmark:
         "logs/bench/train/{variant}/seed{seed}.tsv"
     wildcard_constraints:
-        variant=r"[^/]+",
+        variant=VARIANT_PATTERN,
         seed=r"\d+",
     threads: 2
     resources:
@@ -105,9 +105,6 @@ rule train_variant:
         "--encoder {params.encoder} --params {params.cfg} --backend-params {params.backends} 2> {log}"
 
 
-ruleorder: sift_eval_untrained > sift_eval
-
-
 rule sift_eval:
     input:
         checkpoint=trained_checkpoint,
@@ -121,7 +118,7 @@ rule sift_eval:
     benchmark:
         "logs/bench/train/qa/{variant}/seed{seed}.tsv"
     wildcard_constraints:
-        variant=r"[^/]+",
+        variant=VARIANT_PATTERN,
         seed=r"\d+",
     threads: 2
     resources:
