@@ -135,8 +135,8 @@ def test_dvc_dag_lists_the_stages():
         assert name in proc.stdout
 
 
-def job_params(target: str, rule: str) -> list[dict]:
-    """The ``--params`` JSON of every ``rule`` job the target would run (from the printed shell commands)."""
+def job_params(target: str, rule: str, option: str = "--params") -> list[dict]:
+    """The ``option`` JSON of every ``rule`` job the target would run (from the printed shell commands)."""
     text = run(
         "snakemake", "--cores", "1", "--dry-run", "--forceall", "--printshellcmds",
         "--config", "profile=quick", "--", target,
@@ -145,7 +145,7 @@ def job_params(target: str, rule: str) -> list[dict]:
     for block in re.split(r"\n(?=(?:local)?rule )", text):
         if block.startswith((f"rule {rule}:", f"localrule {rule}:")):
             command = shlex.split(re.search(r"^Shell command: (.+)$", block, flags=re.M).group(1))
-            found.append(yaml.safe_load(command[command.index("--params") + 1]))
+            found.append(yaml.safe_load(command[command.index(option) + 1]))
     assert found, f"no {rule} job in the dry run of {target}"
     return found
 
@@ -161,6 +161,8 @@ def test_jobs_get_only_the_params_they_read():
     jobs = job_params("data/sift/models/sift_s+sift_sp/seed0", "train_variant")  # stage 2 and its stage 1
     assert sorted(sorted(job["variants"]) for job in jobs) == [["sift_s"], ["sift_s", "sift_s+sift_sp"]]
     assert not any({"run", "seeds", "processes"} & set(job) for job in jobs)
+    for train in job_params("evaluate", "evaluate_answers", "--train-params"):  # a new seed reruns no answer
+        assert set(train) == {"projector_hidden", "stack"}
 
 
 def test_a_cluster_job_resolves_its_inputs_with_its_own_rule_alone():

@@ -163,11 +163,6 @@ def sift_encoder_folder(wildcards):
     return f"data/models/{ref}" if ref in config["models"]["provision"] else []
 
 
-def train_params(wildcards):
-    """params `train` as JSON; a function, so that Snakemake leaves the braces of train.layout alone."""
-    return stage_params("train")
-
-
 TRAIN_RUN_LISTS = ("run", "seeds", "qa_items", "processes")  # what to train and how to launch, not how
 
 

@@ -24,7 +24,7 @@ rule evaluate_answers:
     params:
         cfg=stage_params("evaluate", ["asr", "max_new_tokens"]),  # what an answer depends on (suites: inputs)
         backends=backends_params,
-        train=train_params,
+        train=stage_params("train", ["projector_hidden", "stack"]),  # the untrained floor's architecture
         models=stage_params("models"),
         trained=evaluate_checkpoint_option,
         suite_items=evaluate_items_files,
