@@ -19,7 +19,7 @@ from speechalign.evaluate import systems as S
 from speechalign.evaluate import tables as T
 from speechalign.evaluate.items import BenchItem, ItemError, read_suites, write_items
 from speechalign.evaluate.loaders import load_benchmark
-from speechalign.evaluate.scores import asr_summary, score_answers
+from speechalign.evaluate.scores import SCORE_COLUMNS, asr_summary, score_answers
 
 ROOT = Path(__file__).resolve().parents[2]
 LOAD = {"sample_rate": 16000, "max_duration": 30.0, "airbench_tasks": ["Speaker_Gender_Recognition",
@@ -159,18 +159,7 @@ def scores_frame(rows) -> pd.DataFrame:
     """rows: (system, suite, task, subset, item, score, applicable); one seed."""
     return pd.DataFrame(
         [(sy, 0, su, t, sb, i, sc, True, ap, "") for sy, su, t, sb, i, sc, ap in rows],
-        columns=[
-            "system",
-            "seed",
-            "suite",
-            "task",
-            "subset",
-            "item",
-            "score",
-            "parsed",
-            "applicable",
-            "reason",
-        ],
+        columns=SCORE_COLUMNS,
     )
 
 
