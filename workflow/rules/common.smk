@@ -4,12 +4,16 @@ import re
 import shlex
 
 
+def quoted_json(value):
+    """Shell-quoted canonical JSON, for a command's --params or a notebook parameter."""
+    return shlex.quote(json.dumps(value, sort_keys=True))
+
+
 def stage_params(section, keys=None):
     """The resolved params section (only ``keys`` when given), shell-quoted JSON for `speechalign <stage>
     --params`. Snakemake reruns a job when its params change, so a rule whose command reads only some keys
     passes only those: changing another one of the section reruns nothing there."""
-    values = config[section] if keys is None else {key: config[section][key] for key in keys}
-    return shlex.quote(json.dumps(values, sort_keys=True))
+    return quoted_json(config[section] if keys is None else {key: config[section][key] for key in keys})
 
 
 def lock_entry(entry):
@@ -173,7 +177,7 @@ def train_variant_params(wildcards):
     init = variants[wildcards.variant]["init"]
     cfg = {key: value for key, value in config["train"].items() if key not in TRAIN_RUN_LISTS}
     cfg["variants"] = {name: variants[name] for name in [wildcards.variant, *([init] if init else [])]}
-    return shlex.quote(json.dumps(cfg, sort_keys=True))
+    return quoted_json(cfg)
 
 
 def backends_params(wildcards):
@@ -224,9 +228,6 @@ def launcher(processes):
         return "speechalign"
     return f"accelerate launch --multi_gpu --num_processes {processes} --num_machines 1 -m speechalign.cli"
 
-
-def train_launcher(wildcards):
-    return launcher(config["train"]["processes"])
 
 
 def sift_outputs():
@@ -286,7 +287,7 @@ def real_corpus_folders():
 
 def json_list(paths):
     """Shell-quoted JSON list, for a notebook parameter."""
-    return shlex.quote(json.dumps(list(paths)))
+    return quoted_json(list(paths))
 
 
 def alas_files(ext):

@@ -96,7 +96,7 @@ rule train_variant:
         llm=config["models"]["llm"],
         encoder=config["models"]["whisper"],
         init=train_init_option,
-        launcher=train_launcher,
+        launcher=launcher(config["train"]["processes"]),
     shell:
         "{params.launcher} train --variant {wildcards.variant} --seed {wildcards.seed} "
         "--targets data/sift/targets --features {input.features} --out {output.model} "
