@@ -2,7 +2,7 @@
 # `snakemake --cores all --config profile=small` picks another. Rules live in workflow/rules/.
 from snakemake.utils import min_version
 
-from speechalign.config import load_params
+from speechalign.params import load_params
 from speechalign.env import put_interpreter_on_path, set_hub_access
 
 min_version("9.0")
@@ -21,13 +21,13 @@ include: "workflow/rules/alas.smk"
 include: "workflow/rules/validity.smk"
 include: "workflow/rules/reference.smk"
 include: "workflow/rules/sift.smk"
+include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/report.smk"
-include: "workflow/rules/check.smk"
 
 
 rule all:
     input:
         all_outputs(),
-        "results/checks.json",  # rule check: none of them is missing or trivial
+        "results/checks.json",  # rule check (report.smk): none of them is missing or trivial
     default_target: True

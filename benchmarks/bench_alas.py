@@ -34,7 +34,7 @@ import numba
 import numpy as np
 import torch
 
-from speechalign.alas import maximum_path, similarity
+from speechalign.metrics.alas import maximum_path, similarity
 
 
 def median_ms(run: Callable[[], object], repeats: int, prepare: Callable[[], object] | None = None) -> float:

@@ -29,10 +29,10 @@ BASELINE = "whisper-timestamped"
 def synthesised_clips(count: int, seed: int) -> list[tuple[np.ndarray, str]]:
     import random
 
-    from speechalign.data.align import resample
+    from speechalign.audio import resample
     from speechalign.data.espeak import synthesize
     from speechalign.data.sqa import make_item
-    from speechalign.data.text import natural_sentences
+    from speechalign.text import natural_sentences
 
     rng = random.Random(seed)
     fillers = natural_sentences(5, 14)

@@ -41,7 +41,7 @@ def median_seconds(fns, repeats: int) -> list[float]:
 
 def full_vocabulary_losses(model, embeds, mask, labels):
     """The previous ``SiftSpeechLLM.token_losses``: logits of every position, then the masked loss."""
-    from speechalign.sift.model import IGNORE
+    from speechalign.train.model import IGNORE
 
     logits = model.llm(inputs_embeds=embeds, attention_mask=mask).logits  # (B, S, V)
     shifted = logits[:, :-1].reshape(-1, logits.shape[-1]).float()
@@ -63,14 +63,14 @@ def training_steps(args, utterances):
     """Seconds of (cached-feature step, unpadded-encoder step, padded-encoder step, cached step with the
     full-vocabulary loss), and the FLOPs of each."""
     from speechalign.sift.features import compute_features, load_whisper_encoder, read_wave
-    from speechalign.sift.model import (
+    from speechalign.sift.paralinguistic import whisper_layer_frames
+    from speechalign.train.model import (
         Projectors,
         SiftModelConfig,
         SiftSpeechLLM,
         load_frozen_llm,
         prompt_pieces,
     )
-    from speechalign.sift.paralinguistic import whisper_layer_frames
 
     batch = utterances[: args.batch]
     encoder, extractor = load_whisper_encoder(args.encoder)
@@ -147,9 +147,9 @@ def step_and_validation_seconds(model, pieces, frames, dual: bool, repeats: int)
 def small_profile_estimate(args, utterances) -> None:
     """Measure a small-profile training step and validation batch (single and dual encoder) and extrapolate
     every variant of the small profile's train.run: steps x step + validations x batches x batch."""
-    from speechalign.config import load_params
+    from speechalign.params import load_params
     from speechalign.sift.features import compute_features, load_whisper_encoder
-    from speechalign.sift.model import (
+    from speechalign.train.model import (
         Projectors,
         SiftModelConfig,
         SiftSpeechLLM,
@@ -257,7 +257,7 @@ def main() -> None:
 
     utterances = read_manifest(args.manifest)
     if args.prompts is None:
-        from speechalign.config import load_params
+        from speechalign.params import load_params
 
         args.prompts = load_params(".")["sift"]["batch_size"]
     print(

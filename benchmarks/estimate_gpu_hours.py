@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from speechalign.config import load_params
+from speechalign.params import load_params
 
 # Parameter counts (published model cards / configs).
 PARAMS = {

@@ -1,5 +1,6 @@
 """Shared fixtures. Tests marked ``models`` use the real provisioned models in data/models/
-(bootstrap.sh provisions them with `snakemake --cores all models`)."""
+(bootstrap.sh provisions them with `snakemake --cores all models`); code-path tests run on tiny random speech
+LLMs built locally (tests/support/tiny_models.py)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import os
 from pathlib import Path
 
 import pytest
+import tiny_models
+from benchmark_layouts import airbench, voicebench  # noqa: F401  (fixtures: the benchmarks' published layouts)
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ROOT / "data" / "models"
@@ -28,3 +31,13 @@ def provisioned():
         return path
 
     return get
+
+
+@pytest.fixture(scope="session")
+def tiny_composed():
+    return tiny_models.tiny_composed()
+
+
+@pytest.fixture(scope="session")
+def tiny_qwen2_audio():
+    return tiny_models.tiny_qwen2_audio()

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from speechalign.config import load_params
+from speechalign.params import load_params
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent

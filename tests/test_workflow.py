@@ -135,7 +135,7 @@ def test_dvc_dag_lists_the_stages():
         assert name in proc.stdout
 
 
-def job_params(target: str, rule: str, option: str = "--params") -> list[dict]:
+def job_params(target: str, rule: str, option: str) -> list[dict]:
     """The ``option`` JSON of every ``rule`` job the target would run (from the printed shell commands)."""
     text = run(
         "snakemake", "--cores", "1", "--dry-run", "--forceall", "--printshellcmds",
@@ -153,12 +153,14 @@ def job_params(target: str, rule: str, option: str = "--params") -> list[dict]:
 def test_jobs_get_only_the_params_they_read():
     """A job's params decide its reruns: the aligner is not retried when only the accuracy tolerances change,
     and a variant is not retrained when another variant or seed is added."""
-    for params in job_params("reference", "reference_align"):
+    for params in job_params("reference", "reference_align", "--reference-params"):
         assert "tolerances_ms" not in params and "compare" not in params
         assert {"beam_size", "language", "device"} <= set(params)
-    (accuracy,) = job_params("reference", "reference_accuracy")
+    (accuracy,) = job_params("reference", "reference_accuracy", "--reference-params")
     assert set(accuracy) == {"tolerances_ms"}
-    jobs = job_params("data/sift/models/sift_s+sift_sp/seed0", "train_variant")  # stage 2 and its stage 1
+    jobs = job_params(
+        "data/sift/models/sift_s+sift_sp/seed0", "train_variant", "--train-params"
+    )  # stage 2 and its stage 1
     assert sorted(sorted(job["variants"]) for job in jobs) == [["sift_s"], ["sift_s", "sift_s+sift_sp"]]
     assert not any({"run", "seeds", "processes"} & set(job) for job in jobs)
     for train in job_params("evaluate", "evaluate_answers", "--train-params"):  # a new seed reruns no answer
@@ -166,10 +168,12 @@ def test_jobs_get_only_the_params_they_read():
 
 
 def test_a_cluster_job_resolves_its_inputs_with_its_own_rule_alone():
-    """A cluster job rebuilds the DAG with only its rule allowed: sift_eval's input, the untrained control's
-    result, must then be a file to read, not something sift_eval claims (it was: KeyError untrained-dual)."""
+    """A cluster job rebuilds the DAG with only its rule allowed: train_spoken_qa's input, the untrained
+    control's result, must then be a file to read, not something train_spoken_qa claims (it was: KeyError
+    untrained-dual)."""
     proc = run(
-        "snakemake", "--cores", "1", "--dry-run", "--allowed-rules", "sift_eval", "--config", "profile=quick",
+        "snakemake", "--cores", "1", "--dry-run", "--allowed-rules", "train_spoken_qa",
+        "--config", "profile=quick",
         "--", "results/train/qa/sit_sp/seed0.json", check=False,
     )  # fmt: skip
     assert "InputFunctionException" not in proc.stdout + proc.stderr

@@ -1,5 +1,5 @@
-"""``speechalign <stage> ...``: one subcommand per pipeline stage. Snakemake rules call these; each
-subcommand parses its arguments and calls one function of the package.
+"""``speechalign <stage> ...``: one subcommand per pipeline stage (a stage's steps are sub-subcommands, e.g.
+``speechalign alas respond``). Snakemake rules call these; each parses its arguments and calls the package.
 
     speechalign --help
     speechalign models --help
@@ -9,53 +9,30 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import logging
 import sys
 from collections.abc import Sequence
-from typing import Any
 
 from speechalign import __version__, env
-from speechalign.config import ParamsError, load_params
 from speechalign.errors import UserFacingError
+from speechalign.params import ParamsError
 
 env.passive_openmp()  # before any stage module imports torch
 
 # stage name -> module that defines ``HELP``, ``add_arguments(parser)`` and ``run(args)``.
 # Modules import their heavy dependencies inside ``run`` so that ``--help`` stays fast.
 STAGES: dict[str, str] = {
-    "data": "speechalign.data.cli",
     "download": "speechalign.download.cli",
     "models": "speechalign.models.cli",
-    "respond": "speechalign.respond.cli",
-    "alas": "speechalign.scoring.cli",
-    "validity": "speechalign.validity.cli",
+    "data": "speechalign.data.cli",
     "reference": "speechalign.reference.cli",
-    "sift-targets": "speechalign.sift.cli_targets",
-    "sift-probe": "speechalign.sift.cli_probe",
-    "features": "speechalign.sift.cli_features",
-    "train": "speechalign.sift.cli_train",
-    "sift-eval": "speechalign.sift.cli_eval",
+    "alas": "speechalign.alas.cli",
+    "validity": "speechalign.validity.cli",
+    "sift": "speechalign.sift.cli",
+    "train": "speechalign.train.cli",
     "evaluate": "speechalign.evaluate.cli",
     "report": "speechalign.report.cli",
-    "check": "speechalign.report.cli_check",
 }
-
-
-def stage_params(args: argparse.Namespace, section: str) -> dict[str, Any]:
-    """The stage's params section: the JSON a rule passed with ``--params``, else params.yaml's."""
-    if getattr(args, "params", None):
-        return json.loads(args.params)
-    return load_params(".")[section]
-
-
-def add_params_option(parser: argparse.ArgumentParser, section: str) -> None:
-    parser.add_argument(
-        "--params",
-        metavar="JSON",
-        help=f"the '{section}' section of the resolved params as JSON (rules pass it); "
-        f"default: read params.yaml and its profile from the current folder",
-    )
 
 
 def build_parser() -> argparse.ArgumentParser:

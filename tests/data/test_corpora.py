@@ -14,7 +14,7 @@ from speechalign.data.align import AlignmentError, align_words
 from speechalign.data.corpora import build_corpus
 from speechalign.data.espeak import spoken_tokens, synthesize
 from speechalign.data.manifest import invalid_reason, read_manifest
-from speechalign.data.text import natural_sentences, normalise_token, number_words
+from speechalign.text import natural_sentences, normalise_token, number_words
 
 PARAMS = yaml.safe_load((Path(__file__).parent / "params_fixture.yaml").read_text())
 

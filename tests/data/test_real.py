@@ -15,13 +15,13 @@ import pytest
 import soundfile as sf
 import yaml
 
-from speechalign.config import ParamsError
 from speechalign.data.align import out_of_dictionary
 from speechalign.data.espeak import synthesize
 from speechalign.data.manifest import read_manifest, read_rejects
 from speechalign.data.real import WORD_TIMES, ClipError, build_real_corpus, fetch_package, read_clip_lock
-from speechalign.data.text import normalise_token
 from speechalign.download.http import DownloadError
+from speechalign.params import ParamsError
+from speechalign.text import normalise_token
 
 ROOT = Path(__file__).resolve().parents[2]
 PARAMS = {"sample_rate": 16000, "max_duration": 30.0}

@@ -1,7 +1,8 @@
 """Several benchmark suites (params evaluate.suites): their items read together with ids unique across suites,
 items without a transcript recorded as not applicable for the text system (never a 0, never a lost row),
 one set of columns per suite in the tables, and the score CLI and the evaluate notebook on fixture suites in
-the published layouts (VoiceBench, AIR-Bench foundation; tests/evaluate/conftest.py) beside a bench suite."""
+the published layouts (VoiceBench, AIR-Bench foundation; tests/support/benchmark_layouts.py) beside a bench
+suite."""
 
 from __future__ import annotations
 
@@ -15,11 +16,11 @@ import pytest
 import soundfile as sf
 
 from speechalign.backends import Run
+from speechalign.data.bench.loaders import load_benchmark
 from speechalign.evaluate import systems as S
 from speechalign.evaluate import tables as T
-from speechalign.evaluate.items import BenchItem, ItemError, read_suites, write_items
-from speechalign.evaluate.loaders import load_benchmark
-from speechalign.evaluate.scores import SCORE_COLUMNS, asr_summary, score_answers
+from speechalign.evaluate.answer_scores import SCORE_COLUMNS, asr_summary, score_answers
+from speechalign.metrics.bench.items import BenchItem, ItemError, read_suites, write_items
 
 ROOT = Path(__file__).resolve().parents[2]
 LOAD = {"sample_rate": 16000, "max_duration": 30.0, "airbench_tasks": ["Speaker_Gender_Recognition",
@@ -253,7 +254,7 @@ def score_and_render(files: list[Path], folder: Path) -> pd.DataFrame:
         "evaluate", "score", "--items", *map(str, files), "--answers", *answer_files,
         "--scores", str(folder / "scores.parquet"), "--tables", str(folder / "tables.csv"),
         "--systems", str(folder / "systems.csv"), "--metrics", str(folder / "metrics.json"), "--seed", "0",
-        "--params", json.dumps(params), "--models-params", json.dumps({"sbert": "all-minilm-l6-v2"}),
+        "--evaluate-params", json.dumps(params), "--models-params", json.dumps({"sbert": "all-minilm-l6-v2"}),
     ])  # fmt: skip
     assert code == 0
     execute(
@@ -302,7 +303,7 @@ def test_score_cli_and_notebook_on_bench_alone_and_on_every_suite(suites, tmp_pa
 def test_every_profile_suite_is_a_dvc_dep_of_the_evaluate_stage(profile):
     import yaml
 
-    from speechalign.config import load_params
+    from speechalign.params import load_params
 
     suites = load_params(ROOT, {"profile": profile})["evaluate"]["suites"]
     deps = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]["evaluate"]["deps"]
@@ -314,7 +315,7 @@ def test_every_profile_suite_is_a_dvc_dep_of_the_evaluate_stage(profile):
 
 @pytest.mark.parametrize("suites", [[], ["bench", "bench"], ["librisqa"]])
 def test_the_schema_refuses_an_empty_repeated_or_unknown_suite(suites):
-    from speechalign.config import ParamsError, load_params
+    from speechalign.params import ParamsError, load_params
 
     with pytest.raises(ParamsError, match="evaluate"):
         load_params(ROOT, {"evaluate": {"suites": suites}})
@@ -361,7 +362,7 @@ def test_the_dag_passes_every_suite_and_an_answer_job_only_the_params_it_reads(t
     assert option(alone["answer"], "--items") == ["data/corpora/bench/items.jsonl"]
     both = ["data/corpora/bench/items.jsonl", "data/corpora/airbench/items.jsonl"]
     assert option(every["answer"], "--items") == both and option(every["score"], "--items") == both
-    answer_params = json.loads(option(every["answer"], "--params")[0])
+    answer_params = json.loads(option(every["answer"], "--evaluate-params")[0])
     assert set(answer_params) == {"asr", "max_new_tokens"}
-    assert option(alone["answer"], "--params") == option(every["answer"], "--params")
-    assert set(json.loads(option(every["score"], "--params")[0])) == {"confidence", "bootstrap"}
+    assert option(alone["answer"], "--evaluate-params") == option(every["answer"], "--evaluate-params")
+    assert set(json.loads(option(every["score"], "--evaluate-params")[0])) == {"confidence", "bootstrap"}

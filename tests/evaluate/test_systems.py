@@ -15,7 +15,7 @@ import soundfile as sf
 from speechalign.backends import BackendInputError, Run
 from speechalign.errors import UserFacingError
 from speechalign.evaluate import systems as S
-from speechalign.evaluate.items import BenchItem
+from speechalign.metrics.bench.items import BenchItem
 from speechalign.sift.targets import TargetCache
 
 TESTS = Path(__file__).resolve().parents[1]
@@ -213,7 +213,7 @@ def test_the_composed_backend_answers_through_its_own_runs_deterministically(ite
 
 
 def test_scores_count_unanswered_items_as_wrong_and_agreement_without_a_text_answer_as_missing(items):
-    from speechalign.evaluate.scores import SCORE_COLUMNS, asr_summary, score_answers
+    from speechalign.evaluate.answer_scores import SCORE_COLUMNS, asr_summary, score_answers
 
     answers = [
         S.Answer("cascade", 0, "m1", "mcq", "arithmetic", "The answer is A.", asr_errors=1, asr_words=9),
@@ -244,7 +244,7 @@ def test_score_cli_writes_scores_tables_and_metrics(tmp_path):
     import pandas as pd
 
     from speechalign.cli import main
-    from speechalign.evaluate.items import write_items
+    from speechalign.metrics.bench.items import write_items
 
     gender = "Male or female? A male B female"
     bench = [
@@ -277,7 +277,7 @@ def test_score_cli_writes_scores_tables_and_metrics(tmp_path):
         "--scores", str(tmp_path / "scores.parquet"), "--tables", str(tmp_path / "tables.csv"),
         "--systems", str(tmp_path / "systems.csv"),
         "--metrics", str(tmp_path / "metrics.json"), "--seed", "0",
-        "--params", json.dumps(params), "--models-params", json.dumps({"sbert": "all-minilm-l6-v2"}),
+        "--evaluate-params", json.dumps(params), "--models-params", json.dumps({"sbert": "all-minilm-l6-v2"}),
     ])  # fmt: skip
     assert code == 0
     scores = pd.read_parquet(tmp_path / "scores.parquet")

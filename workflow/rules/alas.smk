@@ -14,16 +14,14 @@ rule respond:
     benchmark:
         "logs/bench/respond/{model}/{corpus}.tsv"
     threads: 2
-    resources:
-        mem_mb=8000,
     params:
         cfg=template_params("backends"),
         alas=stage_params("alas", keys=["split", "max_utterances", "threshold"]),
         sbert=config["models"]["sbert"],
         seed=config["seed"],
     shell:
-        "speechalign respond --model {wildcards.model} --corpus {input.corpus} --out {output} "
-        "--sbert {params.sbert} --seed {params.seed} --params {params.cfg} --alas-params {params.alas} 2> {log}"
+        "speechalign alas respond --model {wildcards.model} --corpus {input.corpus} --out {output} "
+        "--sbert {params.sbert} --seed {params.seed} --backends-params {params.cfg} --alas-params {params.alas} 2> {log}"
 
 
 rule alas_score:
@@ -41,16 +39,14 @@ rule alas_score:
     benchmark:
         "logs/bench/alas/{model}/{corpus}.tsv"
     threads: 2
-    resources:
-        mem_mb=8000,
     params:
         cfg=stage_params("alas"),
         backends=template_params("backends"),
         seed=config["seed"],
     shell:
-        "speechalign alas --model {wildcards.model} --corpus {input.corpus} --responses {input.responses} "
+        "speechalign alas score --model {wildcards.model} --corpus {input.corpus} --responses {input.responses} "
         "--reference {input.reference} --out {output.table} --summary {output.summary} --examples {output.examples} --seed {params.seed} "
-        "--params {params.cfg} --backends-params {params.backends} 2> {log}"
+        "--alas-params {params.cfg} --backends-params {params.backends} 2> {log}"
 
 
 rule alas:

@@ -1,7 +1,16 @@
-# Helpers shared by the rules: input functions and parameter passing. No science here.
+# Helpers shared by the rules: input functions and parameter passing. No science here. Lists of names
+# (corpora, aligners) come from the package, the one place that defines them.
 import json
 import re
 import shlex
+
+from speechalign.data import BENCHMARKS, EMBEDDED, REAL
+from speechalign.reference.aligners import WHISPER_ALIGNERS
+from speechalign.reference.build import REFERENCES
+
+ALIGNER_PATTERN = "|".join(map(re.escape, REFERENCES))
+SYNTHESISED_PATTERN = "|".join(c for c in EMBEDDED if c != "bench")  # bench has its own rule (data_bench)
+LOADED_PATTERN = "|".join(REAL + BENCHMARKS)
 
 
 def quoted_json(value):
@@ -40,19 +49,15 @@ def provisioned_models():
     return expand("data/models/{model}", model=config["models"]["provision"])
 
 
+def provisioned(*refs):
+    """The provisioned folders (data/models/<entry>) of the model references that are lock entries of params
+    models.provision; hub ids, local folders and None need none. Every input function for models asks this."""
+    return [f"data/models/{ref}" for ref in refs if ref in config["models"]["provision"]]
+
+
 def download_markers():
     """The marker of every corpus the active profile downloads or registers (none for the embedded default)."""
     return expand("data/raw/{corpus}/DOWNLOADED.json", corpus=config["download"]["corpora"])
-
-
-def downloaded_corpus(corpus):
-    """Input function for a rule reading data/raw/<corpus>/: its download marker when the active profile
-    downloads that corpus, else nothing (the corpus folder is then the user's business)."""
-
-    def marker(wildcards):
-        return f"data/raw/{corpus}/DOWNLOADED.json" if corpus in config["download"]["corpora"] else []
-
-    return marker
 
 
 def real_corpus_inputs(wildcards):
@@ -94,8 +99,7 @@ def backend_model_folders(wildcards):
     """The provisioned model folders that backend ``{model}`` loads (hub ids and local folders: none), and
     its ``projector:`` folder (a SIFT checkpoint the train rule builds, so training runs before it answers)."""
     spec = config["backends"]["models"][wildcards.model]
-    refs = [spec.get(role) for role in ("llm", "encoder", "model")] + [config["models"]["sbert"]]
-    folders = [f"data/models/{ref}" for ref in refs if ref in config["models"]["provision"]]
+    folders = provisioned(*[spec.get(role) for role in ("llm", "encoder", "model")], config["models"]["sbert"])
     return folders + ([spec["projector"]] if spec.get("projector") else [])
 
 
@@ -117,14 +121,9 @@ def validity_outputs():
         name=names,
     )
 
-WHISPER_ALIGNERS = ("whisper-timestamped", "hf-whisper", "faster-whisper")
-
-
 def reference_model_folder(wildcards):
-    """The provisioned Whisper folder a Whisper aligner loads (pocketsphinx, oracle, hub ids: none)."""
-    ref = config["models"]["whisper"]
-    needed = wildcards.aligner in WHISPER_ALIGNERS and ref in config["models"]["provision"]
-    return f"data/models/{ref}" if needed else []
+    """The provisioned Whisper folder a Whisper aligner loads (pocketsphinx, oracle: none)."""
+    return provisioned(config["models"]["whisper"]) if wildcards.aligner in WHISPER_ALIGNERS else []
 
 
 def reference_files(aligners, corpora):
@@ -143,15 +142,13 @@ def reference_outputs():
 
 
 def sift_llm_folder(wildcards):
-    """The provisioned folder of the target writer / frozen LM (hub ids and local folders: none)."""
-    ref = config["models"]["llm"]
-    return f"data/models/{ref}" if ref in config["models"]["provision"] else []
+    """The provisioned folder of the target writer / frozen LM."""
+    return provisioned(config["models"]["llm"])
 
 
 def sift_speaker_folder(wildcards):
-    """The provisioned folder of params models.speaker (Resemblyzer), when it is a lock entry."""
-    ref = config["models"].get("speaker")
-    return f"data/models/{ref}" if ref in config["models"]["provision"] else []
+    """The provisioned folder of params models.speaker (Resemblyzer)."""
+    return provisioned(config["models"].get("speaker"))
 
 
 def sift_speaker_option(wildcards):
@@ -159,12 +156,12 @@ def sift_speaker_option(wildcards):
     ref = config["models"].get("speaker")
     if not ref:
         return ""
-    return f"--resemblyzer-weights {sift_speaker_folder(wildcards) or ref}"
+    return f"--resemblyzer-weights {(sift_speaker_folder(wildcards) or [ref])[0]}"
 
 
 def sift_encoder_folder(wildcards):
-    ref = config["models"]["whisper"]
-    return f"data/models/{ref}" if ref in config["models"]["provision"] else []
+    """The provisioned Whisper folder (the frozen encoder)."""
+    return provisioned(config["models"]["whisper"])
 
 
 TRAIN_RUN_LISTS = ("run", "seeds", "qa_items", "processes")  # what to train and how to launch, not how
@@ -189,6 +186,7 @@ def backends_params(wildcards):
 # alone, and a looser pattern would make sift_eval claim untrained-dual's result (a ruleorder does not help
 # there: the rule it prefers is not allowed in that job).
 VARIANT_PATTERN = "|".join(re.escape(name) for name in sorted(config["train"]["variants"]))
+ENCODERS_PATTERN = "|".join(sorted({v["encoders"] for v in config["train"]["variants"].values()}))
 
 
 def variant_checkpoint(variant, seed):
@@ -223,7 +221,7 @@ def trained_checkpoint(wildcards):
 
 
 def launcher(processes):
-    """`speechalign`, or accelerate with N processes (on CPU --multi_gpu + a CPU-only state: RESEARCH 3)."""
+    """`speechalign`, or accelerate with N processes (on CPU --multi_gpu + a CPU-only state: docs/facts.md)."""
     if processes == 1:
         return "speechalign"
     return f"accelerate launch --multi_gpu --num_processes {processes} --num_machines 1 -m speechalign.cli"
@@ -389,13 +387,11 @@ def evaluate_checkpoint_option(wildcards):
 
 def evaluate_model_folders(wildcards):
     """The provisioned LLM and Whisper (encoder and cascade ASR) folders every system loads."""
-    refs = [config["models"]["llm"], config["models"]["whisper"]]
-    return [f"data/models/{ref}" for ref in refs if ref in config["models"]["provision"]]
+    return provisioned(config["models"]["llm"], config["models"]["whisper"])
 
 
 def evaluate_sbert_folder(wildcards):
-    ref = config["models"]["sbert"]
-    return f"data/models/{ref}" if ref in config["models"]["provision"] else []
+    return provisioned(config["models"]["sbert"])
 
 
 def evaluate_outputs():

@@ -13,16 +13,14 @@ rule data_embedded:
     benchmark:
         "logs/bench/data/{corpus}.tsv"
     wildcard_constraints:
-        corpus="sqa|paralinguistic|sift",
+        corpus=SYNTHESISED_PATTERN,
     threads: 2
-    resources:
-        mem_mb=4000,
     params:
         cfg=template_params("data"),
         seed=config["seed"],
     shell:
         "speechalign data build --corpus {wildcards.corpus} --out {output.corpus} --card {output.card} "
-        "--seed {params.seed} --workers {threads} --params {params.cfg} 2> {log}"
+        "--seed {params.seed} --workers {threads} --data-params {params.cfg} 2> {log}"
 
 
 rule data_bench:
@@ -37,15 +35,13 @@ rule data_bench:
     benchmark:
         "logs/bench/data/bench.tsv"
     threads: 2
-    resources:
-        mem_mb=4000,
     params:
         cfg=template_params("data"),
         seed=config["seed"],
     shell:
         "speechalign data build --corpus bench --sqa {input.sqa} --paralinguistic {input.paralinguistic} "
         "--out {output.corpus} --card {output.card} --seed {params.seed} --workers {threads} "
-        "--params {params.cfg} 2> {log}"
+        "--data-params {params.cfg} 2> {log}"
 
 
 rule data_clips:
@@ -60,13 +56,11 @@ rule data_clips:
     benchmark:
         "logs/bench/data/real.tsv"
     threads: 1
-    resources:
-        mem_mb=2000,
     params:
         cfg=template_params("data"),
     shell:
         "speechalign data clips --lock {input.lock} --out {output.corpus} --card {output.card} "
-        "--params {params.cfg} 2> {log}"
+        "--data-params {params.cfg} 2> {log}"
 
 
 rule data_real:
@@ -80,17 +74,15 @@ rule data_real:
     benchmark:
         "logs/bench/data/{corpus}.tsv"
     wildcard_constraints:
-        corpus="librispeech|librisqa|iemocap|cremad|commonvoice|voicebench|airbench",
+        corpus=LOADED_PATTERN,
     threads: 1
-    resources:
-        mem_mb=4000,
     params:
         cfg=template_params("data"),
         root=real_corpus_root,
         audio=real_corpus_audio_option,
     shell:
         "speechalign data load --corpus {wildcards.corpus} --root {params.root} {params.audio} "
-        "--out {output.corpus} --card {output.card} --params {params.cfg} 2> {log}"
+        "--out {output.corpus} --card {output.card} --data-params {params.cfg} 2> {log}"
 
 
 rule data:

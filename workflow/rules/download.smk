@@ -12,15 +12,13 @@ rule download_corpus:
     wildcard_constraints:
         corpus="[a-z0-9]+",
     threads: 1
-    resources:
-        mem_mb=1000,
     params:
         cfg=stage_params("download"),
         lock=config["download"]["lock"],
         entry=corpus_lock_entry,  # only this corpus's entry: editing another one refetches nothing here
     shell:
         "speechalign download corpus --name {wildcards.corpus} --lock {params.lock} --out {output.marker} "
-        "--cache data/cache/downloads --params {params.cfg} 2> {log}"
+        "--cache data/cache/downloads --download-params {params.cfg} 2> {log}"
 
 
 rule download_index:
@@ -30,9 +28,9 @@ rule download_index:
         "data/raw/corpora.json",
     log:
         "logs/download/index.log",
+    benchmark:
+        "logs/bench/download/index.tsv"
     threads: 1
-    resources:
-        mem_mb=500,
     shell:
         "speechalign download index --out {output} {input.markers} 2> {log}"
 

@@ -1,7 +1,8 @@
 # Stage 8, evaluate: every system (trained variants and the untrained floor per seed; the text-only upper
 # bound and the Whisper cascade once) answers every benchmark suite of params evaluate.suites, one job per
 # system x seed (all suites in one job); one job scores every answer and computes AZEROS Tables 3-7 (the
-# report notebook renders them).
+# report notebook renders them). An answer job's cache (data/cache/evaluate/) lets an interrupted job resume;
+# it is kept across runs, not an output, since Snakemake removes a job's outputs before it runs.
 
 
 rule evaluate_answers:
@@ -19,8 +20,6 @@ rule evaluate_answers:
         system=r"[^/]+",
         seed=r"\d+",
     threads: 2
-    resources:
-        mem_mb=6000,
     params:
         cfg=stage_params("evaluate", ["asr", "max_new_tokens"]),  # what an answer depends on (suites: inputs)
         backends=backends_params,
@@ -31,7 +30,7 @@ rule evaluate_answers:
     shell:
         "speechalign evaluate answer --system {wildcards.system} --seed {wildcards.seed} "
         "--items {params.suite_items} {params.trained} --out {output} "
-        "--cache data/cache/evaluate/{wildcards.system}/seed{wildcards.seed}.jsonl --params {params.cfg} "
+        "--cache data/cache/evaluate/{wildcards.system}/seed{wildcards.seed}.jsonl --evaluate-params {params.cfg} "
         "--backends-params {params.backends} --train-params {params.train} --models-params {params.models} "
         "2> {log}"
 
@@ -48,9 +47,9 @@ rule evaluate_score:
         metrics="results/evaluate/metrics.json",
     log:
         "logs/evaluate/score.log",
+    benchmark:
+        "logs/bench/evaluate/score.tsv"
     threads: 2
-    resources:
-        mem_mb=4000,
     params:
         cfg=stage_params("evaluate", ["confidence", "bootstrap"]),  # what the tables depend on besides answers
         models=stage_params("models"),
@@ -59,7 +58,7 @@ rule evaluate_score:
     shell:
         "speechalign evaluate score --items {params.suite_items} --answers {input.answers} "
         "--scores {output.scores} --tables {output.tables} --systems {output.systems} --metrics {output.metrics} --seed {params.seed} "
-        "--params {params.cfg} --models-params {params.models} 2> {log}"
+        "--evaluate-params {params.cfg} --models-params {params.models} 2> {log}"
 
 
 rule evaluate:

@@ -9,8 +9,6 @@ rule model:
     benchmark:
         "logs/bench/models/{model}.tsv"
     threads: 2
-    resources:
-        mem_mb=8000,
     params:
         lock=config["models"]["lock"],
         entry=model_lock_entry,  # only this model's entry: editing another one reprovisions nothing here

@@ -3,7 +3,7 @@
 
 
 wildcard_constraints:
-    aligner="whisper-timestamped|hf-whisper|faster-whisper|pocketsphinx|oracle",
+    aligner=ALIGNER_PATTERN,
 
 
 rule reference_align:
@@ -17,8 +17,6 @@ rule reference_align:
     benchmark:
         "logs/bench/reference/{aligner}/{corpus}.tsv"
     threads: 2
-    resources:
-        mem_mb=4000,
     params:
         cfg=stage_params(
             "reference", keys=["split", "max_utterances", "whole_corpora", "beam_size", "language", "device"]
@@ -26,7 +24,7 @@ rule reference_align:
         whisper=config["models"]["whisper"],
     shell:
         "speechalign reference align --corpus {input.corpus} --aligner {wildcards.aligner} "
-        "--whisper {params.whisper} --threads {threads} --out {output} --params {params.cfg} 2> {log}"
+        "--whisper {params.whisper} --threads {threads} --out {output} --reference-params {params.cfg} 2> {log}"
 
 
 rule reference_accuracy:
@@ -40,14 +38,14 @@ rule reference_accuracy:
         pdf="results/reference/accuracy.pdf",
     log:
         "logs/reference/accuracy.log",
-    resources:
-        mem_mb=2000,
+    benchmark:
+        "logs/bench/reference/accuracy.tsv"
     params:
         cfg=stage_params("reference", keys=["tolerances_ms"]),
         out_dir="results/reference",
     shell:
         "speechalign reference accuracy --corpus {input.corpora} --reference {input.references} "
-        "--out-dir {params.out_dir} --params {params.cfg} 2> {log}"
+        "--out-dir {params.out_dir} --reference-params {params.cfg} 2> {log}"
 
 
 rule reference:

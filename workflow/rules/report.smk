@@ -12,10 +12,12 @@ rule report_corpora:
         figures=expand("results/figures/corpora_durations.{ext}", ext=["png", "pdf"]),
     log:
         "logs/report/corpora.log",
+    benchmark:
+        "logs/bench/report/corpora.tsv"
     params:
         corpora=json_list(embedded_corpus_folders()),
     shell:
-        "speechalign report --notebook {input.notebook} --out {output.notebook} -p corpora {params.corpora} "
+        "speechalign report notebook --notebook {input.notebook} --out {output.notebook} -p corpora {params.corpora} "
         "-p tables results/tables -p figures results/figures -p profile {config[profile]} 2> {log}"
 
 
@@ -37,12 +39,14 @@ rule report_alas:
         plots=alas_plot_files(),
     log:
         "logs/report/alas.log",
+    benchmark:
+        "logs/bench/report/alas.tsv"
     params:
         summaries=json_list(alas_files("json")),
         examples=json_list(alas_files("examples.npz")),
         responses=json_list(response_files()),
     shell:
-        "speechalign report --notebook {input.notebook} --out {output.notebook} -p summaries {params.summaries} "
+        "speechalign report notebook --notebook {input.notebook} --out {output.notebook} -p summaries {params.summaries} "
         "-p examples {params.examples} -p responses {params.responses} -p corpora_dir data/corpora "
         "-p tables results/tables -p figures results/figures -p plots results/plots/alas_by_layer "
         "-p profile {config[profile]} 2> {log}"
@@ -60,12 +64,14 @@ rule report_sift:
         figures=expand("results/figures/sift_training_curves.{ext}", ext=["png", "pdf"]),
     log:
         "logs/report/sift.log",
+    benchmark:
+        "logs/bench/report/sift.tsv"
     params:
         targets=json_list(sift_target_files()),
         curves=json_list(train_curve_folders()),
         qa=json_list(sift_qa_files()),
     shell:
-        "speechalign report --notebook {input.notebook} --out {output.notebook} -p targets {params.targets} "
+        "speechalign report notebook --notebook {input.notebook} --out {output.notebook} -p targets {params.targets} "
         "-p curves {params.curves} -p qa {params.qa} "
         "-p tables results/tables -p figures results/figures -p profile {config[profile]} 2> {log}"
 
@@ -84,10 +90,31 @@ rule report_evaluate:
         figures=expand("results/figures/{name}.{ext}", name=EVALUATE_FIGURES, ext=["png", "pdf"]),
     log:
         "logs/report/evaluate.log",
+    benchmark:
+        "logs/bench/report/evaluate.tsv"
     params:
         alas=json_map(paradigm_alas_summaries()),
     shell:
-        "speechalign report --notebook {input.notebook} --out {output.notebook} -p scores {input.scores} "
+        "speechalign report notebook --notebook {input.notebook} --out {output.notebook} -p scores {input.scores} "
         "-p azeros_tables {input.tables} -p systems {input.systems} -p metrics {input.metrics} "
         "-p alas {params.alas} -p tables results/tables -p figures results/figures -p profile {config[profile]} "
         "2> {log}"
+
+
+# The last step of `snakemake all`: every final output of the active profile (all_outputs(), the DAG's own
+# list) exists and is not trivial: figures decode and are not blank, tables have rows and no all-missing
+# column, JSON numbers are finite, notebooks ran without an error cell (speechalign.report.check). Writes
+# results/checks.json, or fails naming each bad output.
+
+
+rule check:
+    input:
+        all_outputs(),
+    output:
+        "results/checks.json",
+    log:
+        "logs/check.log",
+    benchmark:
+        "logs/bench/check.tsv"
+    shell:
+        "speechalign report check --out {output} {input} 2> {log}"

@@ -17,8 +17,6 @@ rule validity_score:
     benchmark:
         "logs/bench/validity/{model}/{corpus}.tsv"
     threads: 2
-    resources:
-        mem_mb=8000,
     params:
         cfg=stage_params("validity"),
         backends=template_params("backends"),
@@ -26,7 +24,7 @@ rule validity_score:
     shell:
         "speechalign validity --model {wildcards.model} --corpus {input.corpus} --out {output.table} "
         "--separation {output.separation} --summary {output.summary} --seed {params.seed} "
-        "--params {params.cfg} --backends-params {params.backends} 2> {log}"
+        "--validity-params {params.cfg} --backends-params {params.backends} 2> {log}"
 
 
 rule validity_report:
@@ -41,8 +39,10 @@ rule validity_report:
         figures=expand("results/validity/{{model}}/{{corpus}}.sensitivity.{ext}", ext=["png", "pdf"]),
     log:
         "logs/validity/{model}/{corpus}.report.log",
+    benchmark:
+        "logs/bench/validity/{model}/{corpus}.report.tsv"
     shell:
-        "speechalign report --notebook {input.notebook} --out {output.notebook} -p table {input.table} "
+        "speechalign report notebook --notebook {input.notebook} --out {output.notebook} -p table {input.table} "
         "-p separation {input.separation} -p summary {input.summary} -p folder results/validity/{wildcards.model} "
         "-p stem {wildcards.corpus} -p profile {config[profile]} 2> {log}"
 

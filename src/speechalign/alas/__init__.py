@@ -1,68 +1,33 @@
-"""ALAS, the automatic latent alignment score, on arrays: similarity, MAS path, reference path, score.
+"""The ALAS stage: a speech LLM answers the audio and the text prompt of each utterance (greedy), the
+Sentence-BERT agreement filter keeps a pair when the two answers agree (cosine >= the threshold; the ALAS
+paper: 0.7), and every utterance is scored layer by layer (``speechalign.metrics.alas`` does the math) into a
+tidy table and a per-model summary with bootstrap intervals. Every utterance a backend cannot take is recorded
+with its reason."""
 
-Lower is better. For one utterance and every layer: cosine similarity between each audio position and each
-transcript position (``similarity``, audio-major ``(L, A, T)``), the maximum-sum monotonic path through it
-(``maximum_path``), and the mean distance of that path from a reference path built from word times
-(``reference_path``) — in tokens and in words, next to the same distance for a uniform diagonal path
-(``alas`` returns all of it in one ``AlasResult``). Numpy arrays or torch tensors; no models, no data.
-
->>> import numpy as np
->>> from speechalign.alas import alas, reference_path
->>> text = np.eye(2)[None]  # (L=1, T=2, D=2)
->>> audio = np.array([[[1.0, 0.1], [0.9, 0.2], [0.1, 1.0], [0.2, 0.8]]])  # (L=1, A=4, D=2)
->>> ref = reference_path(word_times=[(0.0, 0.08), (0.08, 0.16)], word_char_spans=[(0, 2), (3, 5)],
-...                      token_char_spans=[(0, 2), (2, 5)], n_audio=4, frame_seconds=0.04)
->>> result = alas(audio, text, ref)
->>> result.paths.tolist(), float(result.scores.tokens[0])
-([[0, 0, 1, 1]], 0.0)
-"""
-
-from speechalign.alas.mas import maximum_path, path_score
-from speechalign.alas.normalisations import (  # registers corpus-centred, pc-removed, standardised
-    CorpusStatistics,
-    MomentAccumulator,
-    RoleStatistics,
-    diagonal_contrast,
-    fit_statistics,
+from speechalign.alas.measure import (
+    TABLE_COLUMNS,
+    score_corpus,
+    score_utterance,
+    summarise,
+    word_char_spans,
 )
-from speechalign.alas.reference import ReferencePath, reference_path, row_times, token_words
-from speechalign.alas.score import (
-    AlasCounts,
-    AlasResult,
-    AlasScores,
-    alas,
-    best_layer,
-    corpus_scores,
-    uniform_path,
-)
-from speechalign.alas.similarity import (
-    NORMALISATION_KINDS,
-    NORMALISATIONS,
-    register_normalisation,
-    similarity,
+from speechalign.alas.respond import (
+    RESPONSE_COLUMNS,
+    agreement,
+    prepare_runs,
+    respond_corpus,
+    task_of,
 )
 
 __all__ = [
-    "NORMALISATIONS",
-    "NORMALISATION_KINDS",
-    "AlasCounts",
-    "AlasResult",
-    "AlasScores",
-    "CorpusStatistics",
-    "MomentAccumulator",
-    "RoleStatistics",
-    "ReferencePath",
-    "alas",
-    "best_layer",
-    "corpus_scores",
-    "diagonal_contrast",
-    "fit_statistics",
-    "maximum_path",
-    "path_score",
-    "reference_path",
-    "register_normalisation",
-    "row_times",
-    "similarity",
-    "token_words",
-    "uniform_path",
+    "RESPONSE_COLUMNS",
+    "TABLE_COLUMNS",
+    "agreement",
+    "prepare_runs",
+    "respond_corpus",
+    "score_corpus",
+    "score_utterance",
+    "summarise",
+    "task_of",
+    "word_char_spans",
 ]

@@ -22,7 +22,9 @@ __all__ = [
     "SpeechLLM",
     "chat_prompt",
     "encode_unpadded",
+    "backend_spec",
     "load_backend",
+    "load_named_backend",
     "task_instruction",
     "token_span_of_chars",
     "user_message",
@@ -39,3 +41,25 @@ def load_backend(spec, seed: int) -> SpeechLLM:
 
         return Qwen2AudioSpeechLLM.from_spec(spec)
     raise BackendInputError(f"unknown backend kind {kind!r}; known: composed, qwen2-audio")
+
+
+def backend_spec(backends, model: str) -> dict:
+    """Entry ``model`` of params ``backends.models`` with the shared chat settings (system prompt, layout)."""
+    from speechalign.errors import UserFacingError
+
+    if model not in backends["models"]:
+        raise UserFacingError(
+            f"unknown model {model!r}; params backends.models has {sorted(backends['models'])}"
+        )
+    return {"system_prompt": backends["system_prompt"], "layout": backends["layout"]} | backends["models"][
+        model
+    ]
+
+
+def load_named_backend(backends, model: str, seed: int) -> SpeechLLM:
+    """The backend of entry ``model`` of params ``backends.models``, built after seeding torch with ``seed``
+    (an untrained projector's weights depend on it)."""
+    import torch
+
+    torch.manual_seed(seed)
+    return load_backend(backend_spec(backends, model), seed=seed)

@@ -2,24 +2,14 @@
 
 from __future__ import annotations
 
-import math
 import os
 
 import numpy as np
 
+from speechalign.audio import resample
 from speechalign.backends.base import BackendInputError
 
-__all__ = ["load_wave", "resample"]
-
-
-def resample(wave: np.ndarray, rate: int, target: int) -> np.ndarray:
-    """``(N,)`` at ``rate`` -> ``(M,)`` float32 at ``target`` (polyphase, exact rational ratio)."""
-    if rate == target:
-        return wave.astype(np.float32, copy=False)
-    from scipy.signal import resample_poly
-
-    g = math.gcd(rate, target)
-    return resample_poly(wave, target // g, rate // g).astype(np.float32)
+__all__ = ["load_wave"]
 
 
 def load_wave(path: str | os.PathLike, target_rate: int) -> np.ndarray:

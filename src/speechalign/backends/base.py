@@ -39,7 +39,8 @@ class Run:
     transcript tokens (text run) in this run's sequence of ``length`` positions.
 
     ``token_char_spans``: text runs only, ``(T, 2)`` character offsets of each transcript token relative to
-    the transcript (what ``speechalign.alas.reference_path`` takes). ``payload``: backend-specific tensors.
+    the transcript (what ``speechalign.metrics.alas.reference_path`` takes). ``payload``: backend-specific
+    tensors.
     """
 
     kind: str  # "audio" or "text"

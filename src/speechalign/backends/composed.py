@@ -1,24 +1,27 @@
 """The composed speech LLM: frozen Whisper encoder -> projector -> frozen causal LM via ``inputs_embeds``.
 
 The encoder runs on the real audio length (conv stack, the first P positional embeddings, the blocks, the
-final norm), not on 30 s of padding (RESEARCH.md section 5: 12x faster, and the padded mode gives other
+final norm), not on 30 s of padding (docs/facts.md#whisper-encoder-without-padding: 12x faster, and the
+padded mode gives other
 features; training (issue 7) must use this same mode). Whisper's positions are 20 ms apart; the projector
 stacks ``stack`` of them, so an LM audio position spans ``0.02 * stack`` s.
 
-Time convention (``speechalign.alas.row_times``): mel frame k is centred at ``k * 10 ms`` and Whisper position
-p at mel frame 2p, i.e. ``20p ms``. A stack of positions ``[sp, sp+s)`` is centred at ``20(sp + (s-1)/2)`` ms,
-so with frames of ``20s`` ms its start is at ``-10 ms`` whatever ``s``: ``offset_seconds = -0.01``.
+Time convention (``speechalign.metrics.alas.row_times``): mel frame k is centred at ``k * 10 ms`` and Whisper
+position p at mel frame 2p, i.e. ``20p ms``. A stack of positions ``[sp, sp+s)`` is centred at
+``20(sp + (s-1)/2)`` ms, so with frames of ``20s`` ms its start is at ``-10 ms`` whatever ``s``:
+``offset_seconds = -0.01``.
 
 Dual encoder (a SIFT stage-2 checkpoint): a second projector reads the output of Whisper block
 ``paralinguistic_layer`` of the same forward pass, and the speech slot is AZEROS's
 ``<audio><meta>`` [paralinguistic] ``</meta><text>`` [semantic] ``</text></audio>`` (:func:`speech_slot`,
-the one implementation SIFT training and sift-eval use too). The audio run's span is then the *semantic*
+the one implementation SIFT training and its spoken-QA check use too). The audio run's span is then the
+*semantic*
 positions (the text part): those are what ALAS scores, with the same frame rate and offset as a
 single-encoder model. The text run is the same for every composed model: the transcript alone where the
 speech was (the LLM reading it), so text-side states never differ between variants.
 
 ``projector:`` in a backend spec is a projector folder (``projector.json``) or a SIFT checkpoint folder
-(``sift_model.json``, ``semantic/``, optionally ``paralinguistic/``; speechalign.sift.model).
+(``sift_model.json``, ``semantic/``, optionally ``paralinguistic/``; speechalign.backends.checkpoint).
 """
 
 from __future__ import annotations
@@ -32,11 +35,10 @@ import torch
 from torch import nn
 
 from speechalign.backends.base import BackendInputError, Run, SpeechLLM, check_transcript, token_span_of_chars
+from speechalign.backends.checkpoint import CONFIG_FILE, read_checkpoint_config
 from speechalign.backends.projector import Projector, ProjectorConfig
 from speechalign.backends.prompts import SPEECH_MARKER, chat_prompt, split_at_marker, user_message
 from speechalign.errors import UserFacingError
-
-SIFT_CONFIG = "sift_model.json"  # a SIFT checkpoint folder holds it (speechalign.sift.model)
 
 __all__ = ["DUAL_TAGS", "ComposedSpeechLLM", "encode_unpadded", "encode_unpadded_layers", "speech_slot"]
 
@@ -328,10 +330,8 @@ def spec_projectors(spec: Mapping[str, Any], encoder_dim: int, llm_dim: int, see
     if not folder:
         config = ProjectorConfig(encoder_dim, llm_dim, spec["projector_hidden"], spec["stack"])
         return {"projector": Projector.initialised(config, seed=seed)}
-    if not (Path(folder) / SIFT_CONFIG).is_file():
+    if not (Path(folder) / CONFIG_FILE).is_file():
         return {"projector": Projector.load(folder)}
-    from speechalign.sift.model import read_checkpoint_config
-
     trained = read_checkpoint_config(folder)
     mismatched = [
         f"{key}: checkpoint {trained_value!r}, spec {spec.get(key)!r}"

@@ -1,6 +1,6 @@
 """Where the models run (params ``device``: auto | cpu | cuda) and in which precision (``dtype``: auto |
 float32 | bfloat16). One resolution for every stage that loads a model (the composed backend, SIFT targets,
-features, training, sift-eval), so a CPU-only machine and a GPU machine run the same DAG unchanged.
+features, training, spoken QA), so a CPU-only machine and a GPU machine run the same DAG unchanged.
 
     >>> resolve_device("cpu")
     device(type='cpu')

@@ -2,8 +2,8 @@
 
 Its audio tower is Whisper large-v3's encoder (128 mel bins, 30 s windows, attention-masked padding) followed
 by average pooling of stride 2 and a linear projector: one audio token per 40 ms. Under the convention of
-``speechalign.alas.row_times`` token j is centred at ``40j + 10`` ms (mel frame k at ``10k`` ms, encoder
-position p at ``20p`` ms, pooled pairs), so ``frame_seconds = 0.04`` and ``offset_seconds = -0.01``.
+``speechalign.metrics.alas.row_times`` token j is centred at ``40j + 10`` ms (mel frame k at ``10k`` ms,
+encoder position p at ``20p`` ms, pooled pairs), so ``frame_seconds = 0.04`` and ``offset_seconds = -0.01``.
 
 The audio run is the paper's chat: ``<|audio_bos|><|AUDIO|><|audio_eos|>`` then the task, which the processor
 expands to one ``<|AUDIO|>`` per audio token; the audio span is that run of audio-token ids. The text run puts

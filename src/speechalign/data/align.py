@@ -11,9 +11,10 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from speechalign.audio import resample
 from speechalign.data.manifest import Word
-from speechalign.data.text import normalise_token
 from speechalign.errors import UserFacingError
+from speechalign.text import normalise_token
 
 ALIGN_RATE = 16000
 FRAMES_PER_SECOND = 100  # pocketsphinx's frame rate
@@ -29,18 +30,6 @@ def _decoder():
     from pocketsphinx import Decoder
 
     return Decoder(samprate=ALIGN_RATE, loglevel="FATAL")
-
-
-def resample(audio: np.ndarray, rate: int, target: int = ALIGN_RATE) -> np.ndarray:
-    """Polyphase resampling (exact rational ratio), float32 in, float32 out."""
-    if rate == target:
-        return audio.astype(np.float32)
-    from math import gcd
-
-    from scipy.signal import resample_poly
-
-    g = gcd(rate, target)
-    return resample_poly(audio, target // g, rate // g).astype(np.float32)
 
 
 def out_of_dictionary(tokens: list[str]) -> list[str]:
@@ -66,7 +55,7 @@ def pcm16(audio: np.ndarray, sample_rate: int) -> np.ndarray:
         raise AlignmentError("empty audio: nothing to align")
     if not np.isfinite(audio).all():
         raise AlignmentError("audio contains NaN or infinity")
-    return np.clip(resample(audio, sample_rate) * 32767, -32768, 32767).astype(np.int16)
+    return np.clip(resample(audio, sample_rate, ALIGN_RATE) * 32767, -32768, 32767).astype(np.int16)
 
 
 def decode_segments(pcm: np.ndarray, text: str) -> list:

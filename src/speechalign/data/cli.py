@@ -17,12 +17,10 @@ from __future__ import annotations
 import argparse
 import logging
 
-from speechalign.cli import add_params_option, stage_params
+from speechalign.data import BENCHMARKS, EMBEDDED, REAL
+from speechalign.params import add_section_options, section
 
 HELP = "build an embedded corpus or load a real one into data/corpora/<corpus> (one manifest format)"
-EMBEDDED = ("sqa", "paralinguistic", "sift", "bench")
-REAL = ("librisqa", "librispeech", "iemocap", "cremad", "commonvoice")
-BENCHMARKS = ("voicebench", "airbench")  # real spoken benchmarks: items.jsonl (speechalign.evaluate.loaders)
 
 log = logging.getLogger(__name__)
 
@@ -49,26 +47,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     for p in (build, load, clips):
         p.add_argument("--out", required=True, help="manifest folder to write (replaced atomically)")
         p.add_argument("--card", help="also write the data card as markdown here")
-        add_params_option(p, "data")
+        add_section_options(p, "data")
+
+
+def build_embedded(args: argparse.Namespace, params: dict) -> dict:
+    """Synthesise corpus ``--corpus``; the bench suite is built from the sqa and paralinguistic corpora."""
+    if args.corpus == "bench":
+        from speechalign.data.bench.suite import build_bench
+
+        sources = {"sqa": args.sqa, "paralinguistic": args.paralinguistic}
+        return build_bench(params, args.seed, args.out, args.workers, **sources)
+    from speechalign.data.corpora import build_corpus
+
+    return build_corpus(args.corpus, params, args.seed, args.out, workers=args.workers)
 
 
 def run(args: argparse.Namespace) -> None:
     from speechalign.data.manifest import card_markdown
     from speechalign.io import write_text
 
-    params = stage_params(args, "data")
+    params = section(args, "data")
     if args.action == "build":
-        from speechalign.data.corpora import build_corpus
-
-        sources = {"sqa": args.sqa, "paralinguistic": args.paralinguistic} if args.corpus == "bench" else None
-        card = build_corpus(args.corpus, params, args.seed, args.out, workers=args.workers, sources=sources)
+        card = build_embedded(args, params)
     elif args.action == "clips":
         from speechalign.data.real import CORPUS, build_real_corpus
 
         args.corpus = CORPUS
         card = build_real_corpus(args.lock, params, args.out, cache=args.cache)
     elif args.corpus in BENCHMARKS:
-        from speechalign.evaluate.loaders import benchmark_card_markdown, load_benchmark
+        from speechalign.data.bench.loaders import benchmark_card_markdown, load_benchmark
 
         card = load_benchmark(args.corpus, args.root, args.out, params)
         if args.card:

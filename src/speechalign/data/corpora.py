@@ -4,7 +4,7 @@
 - ``paralinguistic``: sentences in several voices x four prosody styles (stand-ins for the paper's four
   emotion classes), with speaker-disjoint train/test splits;
 - ``sift``: a SIFT training corpus of distinct natural sentences with voice, gender and prosody metadata;
-- ``bench``: the embedded spoken benchmark suite (:mod:`speechalign.evaluate.suite`), built from written
+- ``bench``: the embedded spoken benchmark suite (:mod:`speechalign.data.bench.suite`), built from written
   questions and the sqa and paralinguistic corpora's test splits.
 
 Each builder plans every item first (all random choices in the main process, from one seeded RNG), then
@@ -29,8 +29,6 @@ from speechalign.errors import UserFacingError
 from speechalign.io import atomic_path
 
 log = logging.getLogger(__name__)
-
-CORPORA = ("sqa", "paralinguistic", "sift", "bench")
 
 
 @dataclass(frozen=True)
@@ -125,7 +123,7 @@ def render(plan: Plan, audio_dir: Path, sample_rate: int) -> Utterance | Rejecti
     """Synthesise one planned item into ``audio_dir``; failures become a Rejection with the reason."""
     import soundfile as sf
 
-    from speechalign.data.align import resample
+    from speechalign.audio import resample
     from speechalign.data.sqa import answer_span
 
     try:
@@ -183,7 +181,7 @@ def split_of(rng: random.Random, test_share: float) -> str:
 
 
 def plan_sift(params: Mapping[str, Any], seed: int, voices: list[Voice], styles: list[Style]) -> list[Plan]:
-    from speechalign.data.text import natural_sentences
+    from speechalign.text import natural_sentences
 
     cfg = params["sift"]
     rng = random.Random(f"sift-{seed}")
@@ -211,7 +209,7 @@ def plan_sift(params: Mapping[str, Any], seed: int, voices: list[Voice], styles:
 def plan_paralinguistic(
     params: Mapping[str, Any], seed: int, voices: list[Voice], styles: list[Style]
 ) -> list[Plan]:
-    from speechalign.data.text import natural_sentences
+    from speechalign.text import natural_sentences
 
     cfg = params["paralinguistic"]
     rng = random.Random(f"paralinguistic-{seed}")
@@ -242,7 +240,7 @@ def plan_paralinguistic(
 
 def plan_sqa(params: Mapping[str, Any], seed: int, voices: list[Voice], styles: list[Style]) -> list[Plan]:
     from speechalign.data.sqa import make_item
-    from speechalign.data.text import natural_sentences
+    from speechalign.text import natural_sentences
 
     cfg = params["sqa"]
     rng = random.Random(f"sqa-{seed}")
@@ -291,16 +289,11 @@ def build_corpus(
     seed: int,
     out: str | Path,
     workers: int = 1,
-    sources: Mapping[str, str | Path] | None = None,
 ) -> dict[str, Any]:
     """Plan, render, validate and write one embedded corpus folder atomically; return its data card.
-    ``sources``: the corpus folders a corpus is built from (bench: sqa and paralinguistic)."""
-    if corpus == "bench":
-        from speechalign.evaluate.suite import build_bench
-
-        return build_bench(params, seed, out, workers, **(sources or {}))
+    (The bench suite is built from other corpora: ``speechalign.data.bench.suite.build_bench``.)"""
     if corpus not in PLANNERS:
-        raise CorpusError(f"unknown embedded corpus {corpus!r}; known: {', '.join(CORPORA)}")
+        raise CorpusError(f"unknown embedded corpus {corpus!r}; known: {', '.join(PLANNERS)}")
     voices, styles = voices_from_params(params), styles_from_params(params)
     plans = PLANNERS[corpus](params, seed, voices, styles)
     with atomic_path(out) as staged:

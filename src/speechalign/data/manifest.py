@@ -433,3 +433,13 @@ def read_lhotse(folder: str | os.PathLike):
 
 def with_split(utt: Utterance, split: str) -> Utterance:
     return replace(utt, split=split)
+
+
+def select_utterances(folder, split: str | None, limit: int | None) -> list:
+    """The utterances a stage works on: the manifest's, in one split (or all), sorted by id, the first
+    ``limit`` (or all). The ALAS, validity and reference stages call this with the same params, so they see
+    the same items."""
+    utterances = sorted(read_manifest(folder), key=lambda u: u.id)
+    if split:
+        utterances = [u for u in utterances if u.split == split]
+    return utterances[:limit] if limit else utterances

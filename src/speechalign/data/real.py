@@ -27,10 +27,10 @@ from typing import Any
 
 import numpy as np
 
-from speechalign.config import ParamsError, read_yaml
 from speechalign.data.manifest import GENDERS, Rejection, Utterance, write_valid_items
 from speechalign.errors import UserFacingError
 from speechalign.io import atomic_path, sha256_file
+from speechalign.params import ParamsError, read_yaml
 
 log = logging.getLogger(__name__)
 
@@ -182,7 +182,7 @@ def decode_audio(data: bytes, rate: int, what: str) -> np.ndarray:
     """Mono float32 at ``rate`` from the bytes of an audio file."""
     import soundfile as sf
 
-    from speechalign.data.align import resample
+    from speechalign.audio import resample
 
     try:
         audio, source_rate = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)

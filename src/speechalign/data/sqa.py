@@ -12,7 +12,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from speechalign.data.text import normalise_token, number_words
+from speechalign.text import normalise_token, number_words
 
 FEMALE_NAMES = [
     "Alice",

@@ -14,7 +14,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from speechalign.cli import add_params_option, stage_params
+from speechalign.params import add_section_options, section
 
 HELP = "fetch public corpora (or register licence-gated ones) into data/raw/<corpus>/"
 
@@ -28,7 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     corpus.add_argument(
         "--cache", default="data/cache/downloads", help="where archives wait while fetched and unpacked"
     )
-    add_params_option(corpus, "download")
+    add_section_options(corpus, "download")
     index = actions.add_parser("index", help="summarise the markers of the active profile")
     index.add_argument("--out", required=True, help="the index file, e.g. data/raw/corpora.json")
     index.add_argument("markers", nargs="*", help="DOWNLOADED.json markers")
@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> None:
     if args.action == "index":
         write_index([Path(m) for m in args.markers], Path(args.out))
         return
-    params = stage_params(args, "download")
+    params = section(args, "download")
     out = Path(args.out)
     if out.name != MARKER:
         raise SystemExit(f"--out must name the corpus marker .../{MARKER}, got {out}")

@@ -15,8 +15,8 @@ Tables 3-7.
         --metrics results/evaluate/metrics.json
 
 The report notebook (notebooks/evaluate.ipynb) renders the tables as results/tables/azeros_table{3..7}.*.
-Params: the stage's own section ``evaluate`` (``--params``), and ``backends``, ``train`` and ``models``
-(``--backends-params`` etc.; rules pass each as JSON, else params.yaml is read).
+Params: the stage's own section ``evaluate`` (``--evaluate-params``), and ``backends``, ``train`` and
+``models`` (``--backends-params`` etc.; rules pass each as JSON, else params.yaml is read).
 """
 
 from __future__ import annotations
@@ -25,8 +25,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from speechalign.cli import add_params_option, stage_params
-from speechalign.respond.cli import add_section_option, section, top_level
+from speechalign.params import add_section_options, section, top_level
 
 HELP = "answer the spoken benchmark (one system x seed) or score every answer into the AZEROS tables"
 log = logging.getLogger(__name__)
@@ -62,9 +61,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     score.add_argument("--metrics", required=True, type=Path, help="DVC metrics (.json)")
     score.add_argument("--seed", type=int, help="seed of the bootstrap resampling (default: params seed)")
     for p in (answer, score):
-        add_params_option(p, "evaluate")
+        add_section_options(p, "evaluate")
         for name in ("backends", "train", "models"):
-            add_section_option(p, name)
+            add_section_options(p, name)
 
 
 def run(args: argparse.Namespace) -> None:
@@ -76,10 +75,10 @@ def run_answer(args: argparse.Namespace) -> None:
 
     from speechalign.backends import load_backend
     from speechalign.evaluate import systems as S
-    from speechalign.evaluate.items import read_suites
+    from speechalign.metrics.bench.items import read_suites
     from speechalign.sift.targets import TargetCache
 
-    params = stage_params(args, "evaluate")
+    params = section(args, "evaluate")
     backends, train, models = section(args, "backends"), section(args, "train"), section(args, "models")
     run = S.SystemRun(args.system, args.seed)
     torch.manual_seed(args.seed)
@@ -114,14 +113,14 @@ def run_answer(args: argparse.Namespace) -> None:
 
 def run_score(args: argparse.Namespace) -> None:
     from speechalign.evaluate import tables as T
-    from speechalign.evaluate.items import read_suites
-    from speechalign.evaluate.scores import asr_summary, score_answers
-    from speechalign.evaluate.scoring import sbert_embedder
+    from speechalign.evaluate.answer_scores import asr_summary, score_answers
     from speechalign.evaluate.systems import read_answers
     from speechalign.io import atomic_path, write_json, write_text
+    from speechalign.metrics.bench.items import read_suites
+    from speechalign.metrics.bench.scorers import sbert_embedder
     from speechalign.models import model_path
 
-    params = stage_params(args, "evaluate")
+    params = section(args, "evaluate")
     models = section(args, "models")
     suites = read_suites(args.items)
     items = [item for suite in suites.values() for item in suite]

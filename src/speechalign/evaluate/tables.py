@@ -10,7 +10,8 @@ AZEROS (arXiv 2601.06086) reports two column groups throughout: the *semantic* g
 with the GPT scores x20), the *paralinguistic* group is AIR-Bench Foundation, speech part (Gender, Emotion,
 Age, LID, Entity, Intent; "Avg"), with AIR-Bench Chat (speech) beside it. The column groups are those of the
 authors' released tables (AudenAI/Auden, examples/azeros/README.md); the full text of Tables 3-7 could not be
-read offline, so their row sets below follow the comparisons the paper makes (RESEARCH.md section 4: TSIT
+read offline, so their row sets below follow the comparisons the paper makes
+(docs/facts.md#azeros-paper-numbers-and-tables: TSIT
 22.26 / SIT 57.89 / SIFT 68.70 VoiceBench overall on the small data, final model 73.13, text-only upper
 bound 77.52):
 
@@ -69,6 +70,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from speechalign.metrics.intervals import bootstrap_interval, column_value, t_interval
 
 __all__ = [
     "PARADIGMS",
@@ -213,51 +216,6 @@ def part_scores(scores: pd.DataFrame, task: str | None, subset: str | None, suit
     rows = scores.loc[chosen]
     applicable = rows["applicable"] if "applicable" in rows.columns else True
     return rows[["seed", "item", "score"]].assign(applicable=applicable)
-
-
-def column_value(part_arrays: Sequence[np.ndarray]) -> float:
-    """Mean over parts of each part's mean of finite scores; NaN if any part has none."""
-    means = []
-    for values in part_arrays:
-        finite = values[np.isfinite(values)]
-        if finite.size == 0:
-            return math.nan
-        means.append(finite.mean())
-    return float(np.mean(means)) if means else math.nan
-
-
-def t_interval(values: Sequence[float], confidence: float) -> tuple[float, float, float]:
-    """Mean and Student's t interval of ``values`` (>= 2 of them).
-
-    >>> [round(v, 4) for v in t_interval([0.2, 0.4, 0.6], 0.95)]
-    [0.4, -0.0968, 0.8968]
-    """
-    from scipy import stats
-
-    x = np.asarray(values, dtype=float)
-    if x.size < 2:
-        raise ValueError("a t interval needs at least two values")
-    mean = float(x.mean())
-    half = float(stats.t.ppf((1 + confidence) / 2, x.size - 1) * x.std(ddof=1) / math.sqrt(x.size))
-    return mean, mean - half, mean + half
-
-
-def bootstrap_interval(
-    part_arrays: Sequence[np.ndarray], confidence: float, resamples: int, seed: int
-) -> tuple[float, float, float]:
-    """Value (``column_value``) and percentile bootstrap interval, resampling items within each part."""
-    value = column_value(part_arrays)
-    if not math.isfinite(value):
-        return math.nan, math.nan, math.nan
-    rng = np.random.default_rng(seed)
-    finite = [a[np.isfinite(a)] for a in part_arrays]
-    draws = np.zeros(resamples)
-    for a in finite:  # (resamples,) means of resampled items, averaged over parts
-        draws += a[rng.integers(0, a.size, size=(resamples, a.size))].mean(axis=1)
-    draws /= len(finite)
-    tail = (1 - confidence) / 2
-    low, high = np.quantile(draws, [tail, 1 - tail])
-    return value, float(low), float(high)
 
 
 def cell(system_scores: pd.DataFrame, column: Column, confidence: float, resamples: int, seed: int) -> Cell:

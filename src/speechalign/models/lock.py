@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from speechalign.config import ParamsError, read_yaml
+from speechalign.params import ParamsError, read_yaml
 
 KINDS = ("ct2-whisper", "gguf-llm", "sentence-transformers", "resemblyzer")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")

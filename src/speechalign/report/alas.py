@@ -1,6 +1,6 @@
 """ALAS report: the paper's Figure 2 (similarity heatmaps with reference and MAS paths), Figure 3 (ALAS by
 layer with confidence bands and the uniform baseline), and its in-text numbers (response agreement,
-emotion accuracy). Reads the ALAS stage's files (speechalign.scoring); computes nothing the stage computed."""
+emotion accuracy). Reads the ALAS stage's files (speechalign.alas); computes nothing the stage computed."""
 
 from __future__ import annotations
 

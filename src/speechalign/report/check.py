@@ -4,7 +4,7 @@ blank figure, an empty table or a NaN metric fails loudly instead.
 The list of outputs is not kept here: `rule check` (the last rule of `all`) receives the Snakemake DAG's
 ``all_outputs()`` as its input and passes it on.
 
-    speechalign check --out results/checks.json results/figures/alas_by_layer.png results/tables/...
+    speechalign report check --out results/checks.json results/figures/alas_by_layer.png results/tables/...
 
 Per kind of file:
 

@@ -88,7 +88,8 @@ def qa_table(files: Sequence[str | os.PathLike]) -> pd.DataFrame:
 
 
 def paired_columns(result: dict) -> dict:
-    """A trained variant's paired comparison with the untrained control (sift-eval's ``vs_untrained``) as
+    """A trained variant's paired comparison with the untrained control (``speechalign train spoken-qa``'s
+    ``vs_untrained``) as
     flat columns: ``<score>_vs_untrained`` (mean per-item difference) and its 95% interval."""
     compared = result.get("vs_untrained") or {}
     columns = {}

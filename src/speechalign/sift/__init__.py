@@ -1,8 +1,8 @@
-"""SIFT (AZEROS): self-generated targets, cached frozen-encoder features, two-stage projector training.
+"""SIFT (AZEROS) data: what the projectors are trained on.
 
 - ``targets``: the frozen LLM writes the targets per mode (tsit_s ... sift_ssp), cached and resumable;
-- ``paralinguistic``: paralinguistic encoder candidates and the probe that chooses one;
-- ``features``: frozen encoder features computed once per corpus (safetensors);
-- ``model``: the speech LLM SIFT trains (dual placement of the semantic and paralinguistic projections);
-- ``train``: stage 1 / stage 2 training with accelerate, checkpoints, resume, curves.
+- ``features``: frozen encoder features computed once per corpus (safetensors shards);
+- ``paralinguistic``: paralinguistic encoder candidates and the probe that chooses one.
+
+Training on them is the next stage, ``speechalign.train``.
 """

@@ -59,7 +59,7 @@ class FeatureStore:
     def frames(self, utt_id: str) -> tuple[torch.Tensor, torch.Tensor]:
         if utt_id not in self.index:
             raise UserFacingError(
-                f"no cached features for {utt_id}; rebuild them with `speechalign features`"
+                f"no cached features for {utt_id}; rebuild them with `speechalign sift features`"
             )
         i = self.index[utt_id]
         lo, hi = int(self.offsets[i]), int(self.offsets[i + 1])
@@ -81,7 +81,7 @@ class FeatureStore:
         if Path(path).is_dir():
             return ShardedFeatureStore(path)
         if not Path(path).is_file():
-            raise UserFacingError(f"{path} is missing; build it with `speechalign features`")
+            raise UserFacingError(f"{path} is missing; build it with `speechalign sift features`")
         with safe_open(str(path), framework="pt") as f:
             metadata = f.metadata()
             tensors = {k: f.get_tensor(k) for k in ("semantic", "paralinguistic", "offsets")}
@@ -102,7 +102,7 @@ class ShardedFeatureStore:
         self.folder = Path(folder)
         index_path = self.folder / INDEX_FILE
         if not index_path.is_file():
-            raise UserFacingError(f"{folder} has no {INDEX_FILE}; rebuild it with `speechalign features`")
+            raise UserFacingError(f"{folder} has no {INDEX_FILE}; rebuild it: `speechalign sift features`")
         index = json.loads(index_path.read_text(encoding="utf-8"))
         self.meta, self.ids, self.dim = index["meta"], [], index["dim"]
         self._where: dict[str, tuple[str, int, int]] = {}  # id -> (shard file, first row, stop row)
@@ -128,7 +128,7 @@ class ShardedFeatureStore:
     def _locate(self, utt_id: str) -> tuple[str, int, int]:
         if utt_id not in self._where:
             raise UserFacingError(
-                f"no cached features for {utt_id}; rebuild them with `speechalign features`"
+                f"no cached features for {utt_id}; rebuild them with `speechalign sift features`"
             )
         return self._where[utt_id]
 

@@ -21,7 +21,8 @@ speech prompt carries an ASR instruction drawn per utterance (seeded) from ``sif
 
 The system prompt is always explicit: the backends' ``system_prompt`` (params ``backends.system_prompt``, what
 the composed model is prompted with at inference) for the s/sp modes, the virtual-human prompt for ssp.
-SmolLM2's template would insert its own default when none is given (RESEARCH.md section 5);
+SmolLM2's template would insert its own default when none is given
+(docs/facts.md#chat-template-system-prompt);
 ``speechalign.backends.chat_prompt`` renders every prompt, for targets, training and inference alike.
 
 Generation is greedy, batched with left padding. A target whose end token never came within
@@ -29,7 +30,7 @@ Generation is greedy, batched with left padding. A target whose end token never 
 end-of-sequence token. Finished items go to a resumable cache (:class:`TargetCache`) keyed by model, mode and
 writer prompt, so an interrupted run redoes nothing it finished.
 
-    speechalign sift-targets --manifest data/corpora/sift --mode sift_s --out data/sift/targets/sift_s.jsonl
+    speechalign sift targets --manifest data/corpora/sift --mode sift_s --out data/sift/targets/sift_s.jsonl
 """
 
 from __future__ import annotations
@@ -429,7 +430,7 @@ def write_targets(path: str | os.PathLike, targets: Sequence[Target]) -> None:
 def read_targets(path: str | os.PathLike) -> list[Target]:
     path = Path(path)
     if not path.is_file():
-        raise UserFacingError(f"{path} is missing; build it with `speechalign sift-targets`")
+        raise UserFacingError(f"{path} is missing; build it with `speechalign sift targets`")
     return [
         Target(**json.loads(line)) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
     ]

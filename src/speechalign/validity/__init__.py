@@ -6,7 +6,7 @@ normalisation; ``separation`` and ``ranking`` say which normalisation tells them
 """
 
 from speechalign.validity.controls import NEGATIVES, Condition, conditions
-from speechalign.validity.evaluate import TABLE_COLUMNS, validate_corpus
+from speechalign.validity.measure import TABLE_COLUMNS, validate_corpus
 from speechalign.validity.separation import (
     CRITERION,
     auc,

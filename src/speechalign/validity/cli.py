@@ -18,8 +18,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from speechalign.cli import add_params_option, stage_params
-from speechalign.respond.cli import add_section_option, section, seeded_backend
+from speechalign.params import add_section_options, section, top_level
 
 HELP = "ALAS validity: oracle, sweeps and negative controls per normalisation; the default chosen by them"
 log = logging.getLogger(__name__)
@@ -31,22 +30,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, type=Path, help="the tidy table (.parquet)")
     parser.add_argument("--separation", required=True, type=Path, help="the separation table (.csv)")
     parser.add_argument("--summary", required=True, type=Path, help="the summary (.json)")
-    add_params_option(parser, "validity")
-    add_section_option(parser, "backends")
+    add_section_options(parser, "validity", "backends")
     parser.add_argument("--seed", type=int, help="seed (default: params seed)")
 
 
 def run(args: argparse.Namespace) -> None:
+    from speechalign.alas import task_of
+    from speechalign.backends import backend_spec, load_named_backend
+    from speechalign.data.manifest import select_utterances
     from speechalign.io import atomic_path, write_json, write_text
-    from speechalign.respond import select_utterances, task_of
     from speechalign.validity import CRITERION, conditions, pooled, ranking, separation, validate_corpus
     from speechalign.validity.controls import untrained_is_model
     from speechalign.validity.separation import summary_pooled
 
-    params = stage_params(args, "validity")
+    params = section(args, "validity")
     backends = section(args, "backends")
     utterances = select_utterances(args.corpus, params["split"], params["max_utterances"])
-    backend, spec, seed = seeded_backend(args, backends)
+    seed = top_level(args, "seed")
+    backend = load_named_backend(backends, args.model, seed)
     controls = conditions(params["noise_scales"], params["jitter_seconds"], params["negatives"])
     table, rejected = validate_corpus(
         backend,
@@ -72,7 +73,7 @@ def run(args: argparse.Namespace) -> None:
         "conditions": [c.__dict__ for c in controls],
         "normalisations": params["normalisations"],
         "components": params["components"],
-        "untrained_is_model": untrained_is_model(spec),
+        "untrained_is_model": untrained_is_model(backend_spec(backends, args.model)),
         "criterion": CRITERION,
         "default": str(ranked["normalisation"].iloc[0]),
         "ranking": ranked.to_dict(orient="records"),

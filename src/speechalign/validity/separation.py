@@ -21,6 +21,8 @@ import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
 
+from speechalign.metrics.alas import pooled_alas
+
 __all__ = ["CRITERION", "auc", "choose_default", "effect_size", "pooled", "ranking", "separation"]
 
 CRITERION = (
@@ -115,20 +117,23 @@ def choose_default(sep: pd.DataFrame) -> str:
 
 
 def pooled(table: pd.DataFrame) -> pd.DataFrame:
-    """Per normalisation, condition and layer: calibrated ALAS pooled over utterances (a ratio of sums, as
-    ``speechalign.alas.corpus_scores``) and the mean diagonal contrast."""
-    weighted = table.assign(
-        distance=table["alas_tokens"] * table["n_audio"], uniform=table["uniform_tokens"] * table["n_audio"]
-    )
+    """Per normalisation, condition and layer: calibrated ALAS pooled over utterances (a ratio of sums,
+    ``speechalign.metrics.alas.pooled_alas``) and the mean diagonal contrast."""
     keys = ["normalisation", "condition", "role", "noise", "jitter", "layer"]
-    out = weighted.groupby(keys, sort=True).agg(
-        distance=("distance", "sum"),
-        uniform=("uniform", "sum"),
-        diagonal_contrast=("diagonal_contrast", "mean"),
-        utterances=("utterance", "nunique"),
-    )
-    out["calibrated_tokens"] = out["distance"] / out["uniform"]
-    return out.drop(columns=["distance", "uniform"]).reset_index()
+    rows = []
+    for key, part in table.groupby(keys, sort=True):
+        n_audio = part["n_audio"].to_numpy(np.float64)
+        alas_ = pooled_alas(part["alas_tokens"].to_numpy(), n_audio)[0]
+        uniform = pooled_alas(part["uniform_tokens"].to_numpy(), n_audio)[0]
+        rows.append(
+            dict(zip(keys, key, strict=True))
+            | {
+                "diagonal_contrast": part["diagonal_contrast"].mean(),
+                "utterances": part["utterance"].nunique(),
+                "calibrated_tokens": alas_ / uniform,
+            }
+        )
+    return pd.DataFrame(rows, columns=[*keys, "diagonal_contrast", "utterances", "calibrated_tokens"])
 
 
 def summary_pooled(pooled_table: pd.DataFrame) -> dict[str, Any]:

@@ -1,0 +1,164 @@
+"""``speechalign alas``: the ALAS stage for one speech LLM on one corpus, in two steps.
+
+``respond``: the model answers the audio prompt and the text prompt of every utterance (greedy); the
+Sentence-BERT agreement filter records each pair's similarity and decision.
+
+    speechalign alas respond --model composed-untrained --corpus data/corpora/sqa \\
+        --out results/responses/composed-untrained/sqa.parquet
+
+``score``: ALAS per utterance and layer with the filter's decision per utterance, a summary with bootstrap
+intervals, and the paths of a few utterances.
+
+    speechalign alas score --model composed-untrained --corpus data/corpora/sqa \\
+        --responses results/responses/composed-untrained/sqa.parquet \\
+        --out results/alas/composed-untrained/sqa.parquet \\
+        --summary results/alas/composed-untrained/sqa.json \\
+        --examples results/alas/composed-untrained/sqa.examples.npz
+
+The model is an entry of params ``backends.models``; the utterances, threshold and scoring settings come from
+params ``alas``, the SBERT model from ``models.sbert``. Outputs of ``score``: the tidy table (one row per
+utterance and layer; columns in ``speechalign.alas.TABLE_COLUMNS``), the summary JSON (pooled ALAS per layer,
+lower is better, with bootstrap intervals, for the kept pairs and for all; the filter's counts; rejections
+with reasons) and an npz of MAS, reference and uniform paths.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from speechalign.params import add_section_options, section, top_level
+
+HELP = "responses + SBERT filter (respond), ALAS per utterance and layer (score)"
+log = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    steps = parser.add_subparsers(dest="action", required=True)
+    respond = steps.add_parser("respond", help="answer the audio and text prompts; SBERT agreement filter")
+    score = steps.add_parser("score", help="ALAS per utterance and layer, table + summary")
+    for p in (respond, score):
+        p.add_argument("--model", required=True, help="a name in params backends.models")
+        p.add_argument("--corpus", required=True, type=Path, help="a corpus manifest folder")
+        p.add_argument("--seed", type=int, help="seed (default: params seed)")
+        add_section_options(p, "alas", "backends")
+    respond.add_argument("--out", required=True, type=Path, help="the responses table (.parquet)")
+    respond.add_argument("--sbert", help="Sentence-BERT model reference (default: params models.sbert)")
+    add_section_options(respond, "models")
+    score.add_argument("--responses", required=True, type=Path, help="`speechalign alas respond`'s table")
+    score.add_argument("--out", required=True, type=Path, help="the ALAS table (.parquet)")
+    score.add_argument("--summary", required=True, type=Path, help="the summary (.json)")
+    score.add_argument("--examples", type=Path, help="paths of the first utterances (.npz)")
+    score.add_argument(
+        "--reference",
+        type=Path,
+        help="the reference stage's word times (data/reference/<aligner>/<corpus>.jsonl.gz);"
+        " default: the corpus's own exact times (oracle)",
+    )
+
+
+def run(args: argparse.Namespace) -> None:
+    {"respond": run_respond, "score": run_score}[args.action](args)
+
+
+def run_respond(args: argparse.Namespace) -> None:
+    from sentence_transformers import SentenceTransformer
+
+    from speechalign.alas import respond_corpus, task_of
+    from speechalign.backends import load_named_backend
+    from speechalign.data.manifest import select_utterances
+    from speechalign.io import atomic_path
+    from speechalign.models import model_path
+
+    backends = section(args, "backends")
+    alas = section(args, "alas")
+    sbert_ref = args.sbert or section(args, "models")["sbert"]
+    utterances = select_utterances(args.corpus, alas["split"], alas["max_utterances"])
+    task = task_of(args.corpus.name, backends["tasks"])
+    # after the cheap checks: a bad corpus fails fast
+    backend = load_named_backend(backends, args.model, top_level(args, "seed"))
+    sbert = SentenceTransformer(model_path(sbert_ref), device="cpu")
+    table = respond_corpus(
+        backend,
+        utterances,
+        task=task,
+        prompts=backends["prompts"],
+        sbert=sbert,
+        threshold=alas["threshold"],
+        max_new_tokens=backends["max_new_tokens"],
+        batch_size=backends["batch_size"],
+    )
+    with atomic_path(args.out) as tmp:
+        table.to_parquet(tmp, index=False)
+    ok = table[table["status"] == "ok"]
+    log.info(
+        "%s on %s: %d utterances, %d answered, %d kept (threshold %.2f), mean similarity %.3f",
+        args.model,
+        args.corpus.name,
+        len(table),
+        len(ok),
+        int(ok["kept"].sum()),
+        alas["threshold"],
+        ok["similarity"].mean() if len(ok) else float("nan"),
+    )
+
+
+def run_score(args: argparse.Namespace) -> None:
+    import numpy as np
+    import pandas as pd
+
+    from speechalign.alas import score_corpus, summarise, task_of
+    from speechalign.backends import load_named_backend
+    from speechalign.data.manifest import select_utterances
+    from speechalign.io import atomic_path, write_json
+
+    params = section(args, "alas")
+    backends = section(args, "backends")
+    utterances = select_utterances(args.corpus, params["split"], params["max_utterances"])
+    responses = pd.read_parquet(args.responses)
+    records, aligner = None, "oracle"
+    if args.reference:
+        from speechalign.reference import read_reference
+
+        records = read_reference(args.reference)
+        aligner = args.reference.parent.name  # data/reference/<aligner>/<corpus>.jsonl.gz
+    seed = top_level(args, "seed")
+    backend = load_named_backend(backends, args.model, seed)
+    table, rejected, examples = score_corpus(
+        backend,
+        utterances,
+        responses,
+        task=task_of(args.corpus.name, backends["tasks"]),
+        prompts=backends["prompts"],
+        normalisation=params["normalisation"],
+        reference=aligner,
+        n_examples=params["examples"],
+        reference_records=records,
+    )
+    info = {
+        "model": args.model,
+        "corpus": args.corpus.name,
+        "seed": seed,
+        "normalisation": params["normalisation"],
+        "reference": aligner,
+        "threshold": params["threshold"],
+        "frame_seconds": backend.frame_seconds,
+        "offset_seconds": backend.offset_seconds,
+        "hidden_states": backend.num_hidden_states,
+    }
+    summary = summarise(table, responses, rejected, info, n_boot=params["bootstrap"], seed=seed)
+    with atomic_path(args.out) as tmp:
+        table.to_parquet(tmp, index=False)
+    if args.examples:
+        with atomic_path(args.examples) as tmp, open(tmp, "wb") as f:
+            np.savez_compressed(f, **examples)
+    write_json(args.summary, summary)
+    log.info(
+        "%s on %s: %d scored, %d kept, best layer (all) %s",
+        args.model,
+        args.corpus.name,
+        summary["all"]["utterances"],
+        summary["kept"]["utterances"],
+        summary["all"]["best_layer"],
+    )

@@ -1,0 +1,2 @@
+"""Spoken-benchmark items (``items``), their scorers (``scorers``) and IFEval's verifiable instructions
+(``ifeval``)."""

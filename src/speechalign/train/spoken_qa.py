@@ -1,0 +1,213 @@
+"""Does a trained projector make the composed model answer spoken questions better than an untrained one?
+
+On the spoken-QA corpus's held-out items (passage audio, question, located answer), each model is prompted as
+the ALAS stage prompts it (the backends' system prompt, layout and ``sqa`` instruction) and scored by:
+
+- ``answer_nll``: teacher-forced negative log-likelihood per token of the gold answer (lower is better);
+- ``text_answer_nll``: the same for the answer the frozen LLM gives when it reads the transcript instead of
+  the audio (what SIFT teaches the model to reproduce; lower is better);
+- ``contains_answer`` and ``token_f1``: the greedy answer scored against the gold answer by the benchmark's
+  spoken-QA scorer (``speechalign.metrics.bench.scorers.score_sqa``: normalised tokens, gold contained, SQuAD
+  token F1; higher is better; an empty answer scores 0).
+
+The untrained control is the same architecture with the projectors at their seeded initialisation (the
+weights training starts from). The text run (transcript in place of the audio) is the upper bound.
+
+Trained vs untrained (``vs_untrained``, when the control's result is given): per item, the difference of
+each score (trained minus untrained, on the same items), its mean with a 95% percentile bootstrap interval
+over items, and how many items got better, worse or stayed equal. The comparison is measurable when the
+interval excludes 0.
+
+    speechalign train spoken-qa --checkpoint data/sift/models/sift_s/seed0 --manifest data/corpora/sqa \
+        --control results/train/qa/untrained-semantic/seed0.json --out results/train/qa/sift_s/seed0.json
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import torch
+
+from speechalign.errors import UserFacingError
+from speechalign.train.model import IGNORE, PromptPieces, SiftSpeechLLM, prompt_pieces
+
+MAX_SECONDS = 30.0  # the Whisper encoder's window
+
+
+@dataclass(frozen=True)
+class QAItem:
+    id: str
+    question_prompt: str  # the sqa instruction with the question filled in
+    answer: str
+    transcript: str
+    semantic: torch.Tensor  # (P, d)
+    paralinguistic: torch.Tensor  # (P, d)
+
+
+def qa_utterances(utterances: Sequence, limit: int | None) -> list:
+    """Held-out items with a question and an answer that fit the encoder window, the first ``limit``."""
+    kept = [
+        u for u in utterances if u.split != "train" and u.question and u.answer and u.duration <= MAX_SECONDS
+    ]
+    return kept[:limit] if limit else kept
+
+
+def sequence_nll(model: SiftSpeechLLM, pieces: PromptPieces, item: QAItem, text_run: bool) -> float:
+    """Mean NLL per response token of ``pieces.response`` after the audio (or the transcript) prompt."""
+    with torch.no_grad():
+        if text_run:
+            ids = model.tokenizer(item.transcript, add_special_tokens=False).input_ids
+            prefix = torch.cat(
+                [model.embed_ids(pieces.before), model.embed_ids(ids), model.embed_ids(pieces.after)]
+            )
+        else:
+            prefix = model_prompt_embeddings(model, pieces, item)
+        embeds = torch.cat([prefix, model.embed_ids(pieces.response)])[None]  # (1, S, D)
+        labels = torch.tensor([[IGNORE] * len(prefix) + pieces.response], device=prefix.device)
+        total, count = model.token_losses(embeds, torch.ones_like(labels), labels)
+    return float(total / count)
+
+
+def model_prompt_embeddings(model: SiftSpeechLLM, pieces: PromptPieces, item: QAItem) -> torch.Tensor:
+    """``(S, D)``: the prompt up to the assistant header with the projected audio in the speech slot."""
+    para = [item.paralinguistic] if model.config.dual else None
+    sem, para_out = model.projectors([item.semantic], para)
+    slot = model.speech_slot(sem[0], None if para_out is None else para_out[0])
+    return torch.cat([model.embed_ids(pieces.before), slot, model.embed_ids(pieces.after)])
+
+
+@torch.no_grad()
+def greedy_answer(model: SiftSpeechLLM, prompt: torch.Tensor, max_new_tokens: int) -> str:
+    from speechalign.sift.targets import end_token_ids, split_generation
+
+    out = model.llm.generate(
+        inputs_embeds=prompt[None],
+        attention_mask=torch.ones(1, len(prompt), dtype=torch.long, device=prompt.device),
+        max_new_tokens=max_new_tokens,
+        do_sample=False,
+        pad_token_id=model.tokenizer.pad_token_id or model.tokenizer.eos_token_id,
+    )  # (1, new): with inputs_embeds only the new tokens come back
+    return split_generation(out[0].tolist(), end_token_ids(model.tokenizer, model.llm), model.tokenizer).text
+
+
+@torch.no_grad()
+def score_model(
+    model: SiftSpeechLLM,
+    items: Sequence[QAItem],
+    system_prompt: str,
+    text_answers: Mapping[str, str],
+    max_new_tokens: int,
+) -> dict:
+    """The three scores of the audio run, and the text run's as the upper bound."""
+    from tqdm import tqdm
+
+    rows = []
+    for item in tqdm(items, desc="spoken QA", unit="item", mininterval=2):
+        gold = prompt_pieces(
+            model.tokenizer, system_prompt, item.question_prompt, model.config.layout, item.answer, False
+        )
+        self_target = prompt_pieces(
+            model.tokenizer,
+            system_prompt,
+            item.question_prompt,
+            model.config.layout,
+            text_answers[item.id],
+            False,
+        )
+        answer = greedy_answer(model, model_prompt_embeddings(model, gold, item), max_new_tokens)
+        rows.append(
+            {
+                "id": item.id,
+                "answer_nll": sequence_nll(model, gold, item, text_run=False),
+                "text_answer_nll": sequence_nll(model, self_target, item, text_run=False),
+                "text_run_answer_nll": sequence_nll(model, gold, item, text_run=True),
+                **answer_scores(answer, item.answer),
+                "answer": answer,
+            }
+        )
+    n = max(len(rows), 1)
+    means = {k: sum(r[k] for r in rows) / n for k in (*NLL_SCORES, *ANSWER_SCORES)}
+    return {"items": len(rows), **means, "rows": rows}
+
+
+NLL_SCORES = ("answer_nll", "text_answer_nll", "text_run_answer_nll")
+ANSWER_SCORES = ("contains_answer", "token_f1")
+# the scores compared with the untrained control, and whether higher is better
+COMPARED = {"answer_nll": False, "token_f1": True, "contains_answer": True}
+
+
+def answer_scores(answer: str, gold: str) -> dict:
+    """``contains_answer`` (0/1) and ``token_f1`` of a greedy answer, by the benchmark's spoken-QA scorer."""
+    from speechalign.metrics.bench.scorers import score_sqa
+
+    metrics = score_sqa(answer, [gold]).metrics
+    return {"contains_answer": metrics["contained"], "token_f1": metrics["f1"]}
+
+
+def paired_comparison(
+    trained_rows: Sequence[Mapping],
+    control_rows: Sequence[Mapping],
+    confidence: float,
+    resamples: int,
+    seed: int = 0,
+) -> dict:
+    """Trained minus untrained, item by item, for each score of ``COMPARED``: mean difference with a
+    percentile bootstrap interval over items (``confidence``, ``resamples``: params evaluate.confidence and
+    bootstrap), and the items that got better / worse / stayed equal.
+
+    >>> t = [{"id": "a", "answer_nll": 1.0, "token_f1": 0.5, "contains_answer": 1.0},
+    ...      {"id": "b", "answer_nll": 2.0, "token_f1": 0.0, "contains_answer": 0.0}]
+    >>> c = [{"id": "b", "answer_nll": 3.0, "token_f1": 0.0, "contains_answer": 0.0},
+    ...      {"id": "a", "answer_nll": 1.5, "token_f1": 0.0, "contains_answer": 0.0}]
+    >>> r = paired_comparison(t, c, confidence=0.95, resamples=1000)["answer_nll"]
+    >>> r["difference"], r["better"], r["worse"], r["ties"]
+    (-0.75, 2, 0, 0)
+    """
+    import numpy as np
+
+    from speechalign.metrics.intervals import bootstrap_interval
+
+    control = {r["id"]: r for r in control_rows}
+    ids = [r["id"] for r in trained_rows]
+    if sorted(ids) != sorted(control):
+        raise UserFacingError(
+            "the untrained control was scored on other items than the trained model: rerun both with the "
+            "same corpus and --limit"
+        )
+    out: dict = {"items": len(ids)}
+    for key, higher_is_better in COMPARED.items():
+        diff = np.array([r[key] - control[r["id"]][key] for r in trained_rows], dtype=float)  # (N,)
+        mean, low, high = (
+            bootstrap_interval([diff], confidence, resamples, seed) if len(diff) else (math.nan,) * 3
+        )
+        gain = diff if higher_is_better else -diff
+        out[key] = {
+            "difference": mean,
+            "low": low,
+            "high": high,
+            "higher_is_better": higher_is_better,
+            "better": int((gain > 0).sum()),
+            "worse": int((gain < 0).sum()),
+            "ties": int((gain == 0).sum()),
+        }
+    return out
+
+
+@torch.no_grad()
+def text_run_answers(
+    model: SiftSpeechLLM, items: Sequence[QAItem], system_prompt: str, max_new_tokens: int
+) -> dict:
+    """What the frozen LLM answers with the transcript where the audio was (the SIFT-style reference)."""
+    answers = {}
+    for item in items:
+        pieces = prompt_pieces(
+            model.tokenizer, system_prompt, item.question_prompt, model.config.layout, "", True
+        )
+        ids = model.tokenizer(item.transcript, add_special_tokens=False).input_ids
+        prompt = torch.cat(
+            [model.embed_ids(pieces.before), model.embed_ids(ids), model.embed_ids(pieces.after)]
+        )
+        answers[item.id] = greedy_answer(model, prompt, max_new_tokens) or "."
+    return answers

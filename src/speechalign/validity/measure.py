@@ -1,0 +1,201 @@
+"""Score every control of every utterance under every normalisation: one tidy table.
+
+For each condition (``speechalign.validity.controls``) the fitted normalisations get statistics fitted on that
+condition's own audio runs (and on the text runs, shared by all conditions), as they would be on a model's
+corpus: a first pass feeds the moment accumulator, a second one scores. Hidden states live one run at a time.
+The reference is the corpus's exact word times: the controls test the metric, not the aligner.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from tqdm import tqdm
+
+from speechalign.alas.measure import oracle_word_times, word_char_spans
+from speechalign.backends import BackendInputError, Run, SpeechLLM, task_instruction
+from speechalign.backends.audio import load_wave
+from speechalign.metrics.alas import (
+    NORMALISATION_KINDS,
+    CorpusStatistics,
+    MomentAccumulator,
+    ReferencePath,
+    RoleStatistics,
+    alas,
+    diagonal_contrast,
+    reference_path,
+    similarity,
+)
+from speechalign.validity.controls import (
+    Condition,
+    condition_seed,
+    jittered_rows,
+    mismatched_wave,
+    oracle_embeddings,
+    swapped_projector,
+    with_audio_embeddings,
+)
+
+log = logging.getLogger(__name__)
+
+TABLE_COLUMNS = [
+    "utterance",
+    "condition",  # oracle, oracle-noise-<s>, oracle-jitter-<s>, audio, mismatched, reversed, untrained
+    "role",  # positive, sweep, model, negative
+    "noise",  # oracle noise std / RMS of the token embeddings (0 elsewhere)
+    "jitter",  # oracle time jitter std in seconds (0 elsewhere)
+    "normalisation",
+    "layer",  # 0 = embedding output
+    "alas_tokens",  # mean |MAS path - reference| in tokens (lower is better)
+    "alas_words",
+    "uniform_tokens",  # the uniform diagonal's distance (the same for every condition of an utterance)
+    "uniform_words",
+    "calibrated_tokens",  # alas_tokens / uniform_tokens (< 1: better than the diagonal)
+    "diagonal_contrast",  # MAS-free: mean similarity on reference cells - matrix mean (higher: better)
+    "n_audio",
+    "n_text",
+]
+
+
+@dataclass
+class Prepared:
+    """What every condition of one utterance starts from."""
+
+    id: str
+    instruction: str
+    wave: np.ndarray  # (N,) float32
+    audio: Run
+    text: Run
+    reference: ReferencePath
+
+
+def prepare(backend: SpeechLLM, utterance, task: str, prompts: Mapping[str, str]) -> Prepared:
+    instruction = task_instruction(task, prompts, question=utterance.question)
+    wave = backend.check_wave(load_wave(utterance.audio_path, backend.sample_rate))
+    audio = backend.audio_run(wave, instruction)
+    text = backend.text_run(utterance.text, instruction)
+    times, words = oracle_word_times(utterance)
+    reference = reference_path(
+        word_times=times,
+        word_char_spans=word_char_spans(utterance.text, words),
+        token_char_spans=text.token_char_spans,
+        n_audio=audio.span_length,
+        frame_seconds=backend.frame_seconds,
+        offset_seconds=backend.offset_seconds,
+    )
+    return Prepared(utterance.id, instruction, wave, audio, text, reference)
+
+
+def condition_run(
+    backend: SpeechLLM, prepared: Sequence[Prepared], u: int, condition: Condition, rng, seed: int
+) -> Run:
+    """The audio-side run of ``condition`` for utterance ``u`` (its A positions, its prompt)."""
+    p = prepared[u]
+    if condition.source == "audio":
+        return p.audio
+    if condition.source == "oracle":
+        start, stop = p.text.span
+        tokens = p.text.payload["inputs_embeds"][0, start:stop]  # (T, D) the LM's own token embeddings
+        rows = jittered_rows(p.reference.token_per_row, condition.jitter / backend.frame_seconds, rng)
+        return with_audio_embeddings(p.audio, oracle_embeddings(tokens, rows, condition.noise, rng))
+    if condition.source == "reversed":
+        run = backend.audio_run(np.ascontiguousarray(p.wave[::-1]), p.instruction)
+    elif condition.source == "mismatched":
+        other = prepared[(u + 1) % len(prepared)].wave  # the next utterance's audio
+        run = backend.audio_run(mismatched_wave(other, len(p.wave)), p.instruction)
+    elif condition.source == "untrained":
+        with swapped_projector(backend, seed):
+            run = backend.audio_run(p.wave, p.instruction)
+    else:
+        raise ValueError(f"unknown condition source {condition.source!r}")
+    if run.span_length != p.audio.span_length:
+        raise RuntimeError(
+            f"{condition.name} has {run.span_length} audio positions; expected {p.audio.span_length}"
+        )
+    return run
+
+
+def fit_role(runs_hidden, components: int) -> RoleStatistics:
+    accumulator = MomentAccumulator()
+    for hidden in runs_hidden:
+        accumulator.update(hidden)
+    return accumulator.compute(components)
+
+
+def utterance_rows(
+    utterance: str, condition: Condition, audio, text, reference: ReferencePath, normalisations, statistics
+) -> list[dict[str, Any]]:
+    """Rows (one per normalisation and layer) of one condition of one utterance."""
+    rows = []
+    for name in normalisations:
+        result = alas(audio, text, reference, normalisation=name, statistics=statistics)
+        contrast = diagonal_contrast(
+            similarity(audio, text, name, statistics), reference.token_per_row
+        )  # (L,)
+        for layer in range(result.n_layers):
+            rows.append(
+                {
+                    "utterance": utterance,
+                    "condition": condition.name,
+                    "role": condition.role,
+                    "noise": condition.noise,
+                    "jitter": condition.jitter,
+                    "normalisation": name,
+                    **result.layer_scores(layer),  # calibrated_words too; TABLE_COLUMNS leaves it out
+                    "diagonal_contrast": float(contrast[layer]),
+                }
+            )
+    return rows
+
+
+@torch.no_grad()
+def validate_corpus(
+    backend: SpeechLLM,
+    utterances: Sequence,
+    task: str,
+    prompts: Mapping[str, str],
+    conditions: Sequence[Condition],
+    normalisations: Sequence[str],
+    components: int,
+    seed: int,
+) -> tuple[pd.DataFrame, list[dict]]:
+    """The tidy table (``TABLE_COLUMNS``) and the rejected utterances ``[{utterance, reason}]``."""
+    unknown = sorted(set(normalisations) - set(NORMALISATION_KINDS))
+    if unknown:
+        raise BackendInputError(
+            f"unknown normalisations {unknown}; registered: {sorted(NORMALISATION_KINDS)}"
+        )
+    prepared, rejected = [], []
+    for utt in tqdm(utterances, desc="prepare", unit="utt"):
+        try:
+            prepared.append(prepare(backend, utt, task, prompts))
+        except (BackendInputError, ValueError) as err:
+            log.warning("%s not used: %s", utt.id, err)
+            rejected.append({"utterance": utt.id, "reason": str(err)})
+    if len(prepared) < 2:
+        raise BackendInputError(
+            f"validity needs at least 2 usable utterances (mismatched pairs); got {len(prepared)}"
+        )
+    fitted = any(NORMALISATION_KINDS[n] == "fitted" for n in normalisations)
+    text_stats = fit_role((backend.prefill(p.text) for p in prepared), components) if fitted else None
+    rows: list[dict[str, Any]] = []
+    for c, condition in enumerate(tqdm(conditions, desc="conditions", unit="cond")):
+
+        def audio_hidden(u: int, c: int = c, condition: Condition = condition):  # (L+1, A, D)
+            rng = condition_seed(seed, u, c)  # the same noise draws in the fitting and the scoring pass
+            return backend.prefill(condition_run(backend, prepared, u, condition, rng, seed))
+
+        statistics = None
+        if fitted:
+            audio_stats = fit_role((audio_hidden(u) for u in range(len(prepared))), components)
+            statistics = CorpusStatistics(audio=audio_stats, text=text_stats)
+        for u, p in enumerate(prepared):
+            audio, text = audio_hidden(u), backend.prefill(p.text)
+            rows += utterance_rows(p.id, condition, audio, text, p.reference, normalisations, statistics)
+    return pd.DataFrame(rows, columns=TABLE_COLUMNS), rejected

@@ -1,0 +1,167 @@
+"""The respond filter and the ALAS scoring stage on tiny random models: every pair recorded with its
+decision, bad inputs recorded as rejections, scores consistent with speechalign.metrics.alas."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from tiny_models import FakeSbert, tone, write_utterance
+
+from speechalign.alas import (
+    agreement,
+    prepare_runs,
+    respond_corpus,
+    score_corpus,
+    score_utterance,
+    summarise,
+    word_char_spans,
+)
+from speechalign.alas.measure import figure_layers
+from speechalign.backends import BackendInputError
+
+PROMPTS = {"sqa": "{question}? Answer in 10-15 words."}
+WORDS_A = [("the", 0.1, 0.3), ("cat", 0.35, 0.7), ("sat", 0.8, 1.2)]
+WORDS_B = [("a", 0.05, 0.2)] + [(f"w{i}", 0.2 + 0.1 * i, 0.28 + 0.1 * i) for i in range(18)]
+
+
+@pytest.fixture(scope="module")
+def utterances(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("utts")
+    return [
+        write_utterance(folder, "u0-short-text", tone(1.4), "the cat sat", WORDS_A, "What sat", "cat"),
+        write_utterance(  # transcript (19 words, more tokens) longer than the audio (25 positions)
+            folder, "u1-long-text", tone(2.1), " ".join(w for w, _, _ in WORDS_B), WORDS_B, "Who?", "a"
+        ),
+        write_utterance(
+            folder, "u2-nan", np.full(16000, np.nan, np.float32), "nan", [("nan", 0, 1)], "Q", "a"
+        ),
+        write_utterance(folder, "u3-empty", tone(1.0), "", [], "Q", "a"),
+        write_utterance(folder, "u4-no-question", tone(1.0), "hello", [("hello", 0.1, 0.5)]),
+    ]
+
+
+@pytest.fixture(scope="module")
+def responses(tiny_composed, utterances):
+    return respond_corpus(
+        tiny_composed, utterances, "sqa", PROMPTS, FakeSbert(), threshold=0.5, max_new_tokens=4, batch_size=4
+    )
+
+
+def test_every_pair_is_recorded_with_its_decision(responses, utterances):
+    assert responses["utterance"].tolist() == [u.id for u in utterances]
+    ok = responses[responses["status"] == "ok"]
+    assert ok["utterance"].tolist() == ["u0-short-text", "u1-long-text"]
+    assert (ok["kept"] == (ok["similarity"] >= 0.5)).all()
+    assert ok["similarity"].between(-1, 1).all()
+    rejected = responses.set_index("utterance")["reason"]
+    assert "NaN" in rejected["u2-nan"]
+    assert "empty transcript" in rejected["u3-empty"]
+    assert "needs a question" in rejected["u4-no-question"]
+    assert not responses.loc[responses["status"] == "rejected", "kept"].any()
+
+
+def test_agreement_identical_answers_agree_and_empty_ones_do_not():
+    sim = agreement(FakeSbert(), ["Paris is the capital.", "", "xyz"], ["Paris is the capital.", "", "qqq"])
+    assert sim[0] == pytest.approx(1.0, abs=1e-6)
+    assert sim[1] == 0.0
+    assert sim[2] < 0.5
+
+
+def test_threshold_decides(tiny_composed, utterances):
+    table = respond_corpus(tiny_composed, utterances[:2], "sqa", PROMPTS, FakeSbert(), 1.01, 4, 4)
+    assert not table["kept"].any()
+    table = respond_corpus(tiny_composed, utterances[:2], "sqa", PROMPTS, FakeSbert(), -1.0, 4, 4)
+    assert table["kept"].all()
+
+
+def test_scores_every_answered_utterance_and_matches_speechalign_alas(tiny_composed, utterances, responses):
+    table, rejected, examples = score_corpus(
+        tiny_composed, utterances, responses, "sqa", PROMPTS, "cosine", n_examples=1
+    )
+    layers = tiny_composed.num_hidden_states
+    assert len(table) == 2 * layers
+    assert {r["utterance"] for r in rejected} == {"u2-nan", "u3-empty", "u4-no-question"}
+    fields = {"paths", "reference_tokens", "uniform", "layers", "similarity"}
+    assert set(examples) == {f"u0-short-text/{field}" for field in fields}
+    shown = examples["u0-short-text/layers"]
+    assert shown[0] == 0 and shown[-1] == layers - 1
+    n_audio, n_text = examples["u0-short-text/paths"].shape[1], table.iloc[0]["n_text"]
+    assert examples["u0-short-text/similarity"].shape == (len(shown), n_audio, n_text)
+    long_text = table[table["utterance"] == "u1-long-text"].iloc[0]
+    assert long_text["n_text"] > long_text["n_audio"]
+    kept = responses.set_index("utterance")["kept"]
+    assert (table["kept"] == table["utterance"].map(kept)).all()
+    calibrated = table["alas_tokens"] / table["uniform_tokens"]
+    assert np.allclose(table["calibrated_tokens"], calibrated, equal_nan=True)
+
+    # the summary's pooled score per layer is the utterances' summed distance counts over their summed rows
+    results = [
+        score_utterance(tiny_composed, prepare_runs(tiny_composed, u, "sqa", PROMPTS), "cosine")
+        for u in utterances[:2]
+    ]
+    total = results[0].counts + results[1].counts
+    pooled_tokens = total.distance_tokens / total.n_rows
+    pooled_calibrated_words = (total.distance_words / total.n_rows) / (
+        total.uniform_distance_words / total.n_rows
+    )
+    summary = summarise(table, responses, rejected, {"model": "tiny"}, n_boot=200, seed=0)
+    assert summary["all"]["utterances"] == 2
+    for entry in summary["all"]["layers"]:
+        assert entry["alas_tokens"] == pytest.approx(pooled_tokens[entry["layer"]])
+        assert entry["calibrated_words"] == pytest.approx(
+            pooled_calibrated_words[entry["layer"]], nan_ok=True
+        )
+        low, high = entry["alas_tokens_ci"]
+        assert low <= entry["alas_tokens"] + 1e-9 and entry["alas_tokens"] <= high + 1e-9
+    assert summary["responses"]["answered"] == 2
+
+
+def test_nan_in_hidden_states_is_recorded_not_scored(tiny_composed, utterances, responses, monkeypatch):
+    original = tiny_composed.prefill
+
+    def poisoned(run):
+        states = original(run)
+        if run.kind == "audio":
+            states[3, 0, 0] = float("nan")
+        return states
+
+    monkeypatch.setattr(tiny_composed, "prefill", poisoned)
+    table, rejected, _ = score_corpus(tiny_composed, utterances[:2], responses, "sqa", PROMPTS, "cosine")
+    assert table.empty
+    assert all("NaN" in r["reason"] for r in rejected) and len(rejected) == 2
+
+
+def test_word_char_spans_rejects_words_not_in_the_transcript():
+    with pytest.raises(BackendInputError, match="not in the transcript"):
+        word_char_spans("the cat", ["the", "dog"])
+
+
+def test_an_aligner_reference_is_used_and_its_failures_recorded(tiny_composed, utterances, responses):
+    from speechalign.reference import ReferenceRecord, TimedWord
+    from speechalign.reference.matching import ErrorCounts
+
+    def record(uid, words, error=None):
+        timed = tuple(TimedWord(w, s, e, "matched") for w, s, e in words)
+        return ReferenceRecord(
+            uid, "fake", timed, ErrorCounts(reference_words=len(words)), "", 1.0, error=error
+        )
+
+    shifted = [(w, s + 0.3, e + 0.3) for w, s, e in WORDS_A]  # later times: a different reference path
+    records = {
+        "u0-short-text": record("u0-short-text", shifted),
+        "u1-long-text": record("u1-long-text", [], "boom"),
+    }
+    table, rejected, _ = score_corpus(
+        tiny_composed, utterances[:2], responses, "sqa", PROMPTS, "cosine", "fake", reference_records=records
+    )
+    oracle, _, _ = score_corpus(tiny_composed, utterances[:1], responses, "sqa", PROMPTS, "cosine")
+    assert set(table["utterance"]) == {"u0-short-text"} and set(table["reference"]) == {"fake"}
+    assert rejected == [{"utterance": "u1-long-text", "reason": "the fake reference failed here: boom"}]
+    assert not np.allclose(table["uniform_tokens"].to_numpy(), oracle["uniform_tokens"].to_numpy())
+    with pytest.raises(BackendInputError, match="reference file"):
+        score_corpus(tiny_composed, utterances, responses, "sqa", PROMPTS, "cosine", reference="whisperx")
+
+
+@pytest.mark.parametrize(("n_layers", "expected"), [(31, [0, 8, 15, 22, 30]), (3, [0, 1, 2]), (1, [0])])
+def test_figure_layers_are_the_embeddings_quarters_and_last(n_layers, expected):
+    assert figure_layers(n_layers) == expected

@@ -1,0 +1,37 @@
+"""Spoken QA: the trained model paired with its untrained control, item by item, and the answer scores."""
+
+from __future__ import annotations
+
+import pytest
+
+from speechalign.errors import UserFacingError
+from speechalign.train.spoken_qa import answer_scores, paired_comparison
+
+
+def test_paired_comparison_of_trained_and_untrained_items():
+    def rows(nll, f1, contains):
+        return [
+            {"id": f"q{i}", "answer_nll": n, "token_f1": f, "contains_answer": c}
+            for i, (n, f, c) in enumerate(zip(nll, f1, contains, strict=True))
+        ]
+
+    trained = rows([1.0, 2.0, 3.0, 4.0], [0.5, 0.5, 0.0, 1.0], [1.0, 0.0, 0.0, 1.0])
+    untrained = rows([2.0, 2.0, 5.0, 4.5], [0.0, 0.5, 0.25, 0.0], [0.0, 0.0, 0.0, 0.0])[::-1]  # any order
+    result = paired_comparison(trained, untrained, confidence=0.95, resamples=500, seed=1)
+    nll = result["answer_nll"]
+    assert result["items"] == 4
+    assert nll["difference"] == pytest.approx((-1.0 + 0.0 - 2.0 - 0.5) / 4)
+    assert (nll["better"], nll["worse"], nll["ties"], nll["higher_is_better"]) == (3, 0, 1, False)
+    assert -2.0 <= nll["low"] <= nll["difference"] <= nll["high"] <= 0.0  # bootstrap means of the diffs
+    f1 = result["token_f1"]
+    assert f1["difference"] == pytest.approx((0.5 + 0.0 - 0.25 + 1.0) / 4)
+    assert (f1["better"], f1["worse"], f1["ties"]) == (2, 1, 1)
+    same = paired_comparison(trained, trained, confidence=0.95, resamples=2000)["contains_answer"]
+    assert (same["difference"], same["low"], same["high"], same["ties"]) == (0.0, 0.0, 0.0, 4)
+    with pytest.raises(UserFacingError, match="other items"):
+        paired_comparison(trained, untrained[1:], confidence=0.95, resamples=2000)
+    assert answer_scores("She is forty-two.", "42") == {
+        "contains_answer": 1.0,
+        "token_f1": pytest.approx(2 / 3),
+    }
+    assert answer_scores("", "42") == {"contains_answer": 0.0, "token_f1": 0.0}  # empty: wrong

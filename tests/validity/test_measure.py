@@ -1,0 +1,104 @@
+"""ALAS validity on speech LLMs: the noiseless oracle must score far below the uniform diagonal and the
+mismatched-transcript control at or above it, under the default (data-chosen) normalisation. Tiny random
+models for the code path; one ``models`` test on the real composed model and the embedded SQA corpus."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from tiny_models import tone, write_utterance
+
+from speechalign.validity import conditions, pooled, ranking, separation, validate_corpus
+
+PROMPTS = {"sqa": "{question}? Answer in 10-15 words."}
+NORMALISATIONS = ["cosine", "centred", "corpus-centred", "pc-removed", "standardised"]
+
+
+def words(text: str, seconds: float, start: float = 0.1):
+    """Evenly timed words over ``[start, seconds - 0.1]``."""
+    tokens = text.split()
+    edges = np.linspace(start, seconds - 0.1, len(tokens) + 1)
+    return [(w, float(a), float(b)) for w, a, b in zip(tokens, edges[:-1], edges[1:], strict=True)]
+
+
+@pytest.fixture(scope="module")
+def utterances(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("validity")
+    texts = [
+        "the quick brown fox jumps over the lazy dog near the river bank",
+        "mary works as a teacher in a small town by the sea",
+        "seven cities were visited by the travelling band last summer",
+    ]
+    out = []
+    for i, (text, seconds) in enumerate(zip(texts, (3.2, 2.8, 3.6), strict=True)):
+        wave = tone(seconds) * (1 + 0.3 * i)
+        out.append(write_utterance(folder, f"u{i}", wave, text, words(text, seconds), "What happened", "x"))
+    return out
+
+
+def corpus_ratio(table, normalisation: str, condition: str) -> np.ndarray:
+    """Pooled ALAS / uniform ALAS per layer."""
+    scores = pooled(table)
+    part = scores[(scores["normalisation"] == normalisation) & (scores["condition"] == condition)]
+    return part.sort_values("layer")["calibrated_tokens"].to_numpy()
+
+
+def check_controls(table):
+    default = ranking(separation(table))["normalisation"].iloc[0]
+    oracle = corpus_ratio(table, default, "oracle")
+    mismatched = corpus_ratio(table, default, "mismatched")
+    return default, oracle, mismatched
+
+
+@pytest.fixture(scope="module")
+def tiny_table(tiny_composed, utterances):
+    controls = conditions([0, 4], [0, 1], ["mismatched", "reversed", "untrained"])
+    table, rejected = validate_corpus(
+        tiny_composed, utterances, "sqa", PROMPTS, controls, NORMALISATIONS, components=2, seed=0
+    )
+    assert rejected == []
+    return table
+
+
+def test_every_condition_normalisation_and_layer_is_scored(tiny_table, tiny_composed):
+    per_cell = tiny_table.groupby(["condition", "normalisation", "layer"]).size()
+    assert (per_cell == 3).all()
+    assert len(per_cell) == 7 * len(NORMALISATIONS) * tiny_composed.num_hidden_states
+    # every condition of an utterance shares the reference and uniform path
+    assert (tiny_table.groupby("utterance")["uniform_tokens"].nunique() == 1).all()
+
+
+def test_tiny_model_oracle_far_below_uniform_and_mismatched_at_or_above_it(tiny_table):
+    default, oracle, mismatched = check_controls(tiny_table)
+    assert oracle.max() < 0.25, (default, oracle)
+    assert np.median(mismatched) >= 1.0, (default, mismatched)
+
+
+def test_same_seed_same_table(tiny_composed, utterances, tiny_table):
+    controls = conditions([0, 4], [0, 1], ["mismatched", "reversed", "untrained"])
+    again, _ = validate_corpus(
+        tiny_composed, utterances, "sqa", PROMPTS, controls, NORMALISATIONS, components=2, seed=0
+    )
+    np.testing.assert_array_equal(again["alas_tokens"].to_numpy(), tiny_table["alas_tokens"].to_numpy())
+
+
+@pytest.mark.models
+def test_real_model_oracle_far_below_uniform_and_mismatched_at_or_above_it(tmp_path):
+    from speechalign.backends import backend_spec, load_backend
+    from speechalign.data.corpora import build_corpus
+    from speechalign.data.manifest import select_utterances
+    from speechalign.params import load_params
+
+    params = load_params(".", overrides={"profile": "quick"})
+    # the quick profile's SQA corpus, built here so the test needs only the provisioned models
+    build_corpus("sqa", params["data"], params["seed"], tmp_path / "sqa", workers=2)
+    backend = load_backend(backend_spec(params["backends"], "composed-untrained"), seed=0)
+    chosen = select_utterances(tmp_path / "sqa", "test", 4)
+    controls = conditions([0], [0], ["mismatched"])
+    table, _ = validate_corpus(
+        backend, chosen, "sqa", params["backends"]["prompts"], controls, NORMALISATIONS, components=5, seed=0
+    )
+    assert table["utterance"].nunique() >= 2
+    default, oracle, mismatched = check_controls(table)
+    assert np.median(oracle) < 0.25, (default, oracle)
+    assert np.median(mismatched) >= 1.0, (default, mismatched)
