@@ -30,8 +30,8 @@ GPU_RULES = {
     "sift_targets",
     "sift_features",
     "train_variant",
-    "sift_eval",
-    "sift_eval_untrained",
+    "train_spoken_qa",
+    "train_spoken_qa_untrained",
     "validity_score",
     "evaluate_answers",
 }
@@ -179,3 +179,12 @@ def test_local_cancel_stops_a_running_job(tmp_path):
 @pytest.mark.parametrize("name", ["submit.sh", "status.sh", "cancel.sh"])
 def test_local_profile_scripts_are_executable(name):
     assert os.access(LOCAL / name, os.X_OK)
+
+
+def test_the_paper_dry_run_scores_alas_for_both_of_the_papers_models():
+    """The ALAS paper measures Qwen2-Audio and SALMONN: the paper profile schedules ALAS for both."""
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+    cmd = ["snakemake", "--dry-run", "--forceall", "--config", "profile=paper", "--", "alas"]
+    jobs = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env).stdout
+    for model in ("qwen2-audio-7b", "salmonn-7b"):
+        assert f"results/alas/{model}/librisqa.json" in jobs, model

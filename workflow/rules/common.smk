@@ -97,7 +97,9 @@ def corpus_folder(wildcards):
 
 def backend_model_folders(wildcards):
     """The provisioned model folders that backend ``{model}`` loads (hub ids and local folders: none), and
-    its ``projector:`` folder (a SIFT checkpoint the train rule builds, so training runs before it answers)."""
+    its ``projector:`` folder (a SIFT checkpoint the train rule builds, so training runs before it answers). A
+    SALMONN entry's hand-downloaded BEATs and SALMONN files are not inputs: the dry run of the paper profile
+    stays whole, and the backend names the missing file and where to get it when the job runs."""
     spec = config["backends"]["models"][wildcards.model]
     folders = provisioned(*[spec.get(role) for role in ("llm", "encoder", "model")], config["models"]["sbert"])
     return folders + ([spec["projector"]] if spec.get("projector") else [])

@@ -3,7 +3,9 @@ prompt), the exact spans of the audio positions and transcript tokens in each, a
 those spans, greedy answers, and each backend's frame rate and offset.
 
 - ``ComposedSpeechLLM``: frozen Whisper encoder -> ``Projector`` -> frozen causal LM (what SIFT trains);
-- ``Qwen2AudioSpeechLLM``: transformers' ``Qwen2AudioForConditionalGeneration`` (the ALAS paper's model).
+- ``Qwen2AudioSpeechLLM``: transformers' ``Qwen2AudioForConditionalGeneration`` (the ALAS paper's model);
+- ``SalmonnSpeechLLM``: Whisper + BEATs -> window-level Q-Former (0.34 s per position) -> Vicuna with LoRA
+  (the ALAS paper's second model).
 
 ``load_backend(spec, seed)`` builds one from a params entry of ``backends.models``.
 """
@@ -32,7 +34,7 @@ __all__ = [
 
 
 def load_backend(spec, seed: int) -> SpeechLLM:
-    """The backend a params entry names: ``kind`` is ``composed`` or ``qwen2-audio``."""
+    """The backend a params entry names: ``kind`` is ``composed``, ``qwen2-audio`` or ``salmonn``."""
     kind = spec["kind"]
     if kind == "composed":
         return ComposedSpeechLLM.from_spec(spec, seed=seed)
@@ -40,7 +42,11 @@ def load_backend(spec, seed: int) -> SpeechLLM:
         from speechalign.backends.qwen2_audio import Qwen2AudioSpeechLLM
 
         return Qwen2AudioSpeechLLM.from_spec(spec)
-    raise BackendInputError(f"unknown backend kind {kind!r}; known: composed, qwen2-audio")
+    if kind == "salmonn":
+        from speechalign.backends.salmonn import SalmonnSpeechLLM
+
+        return SalmonnSpeechLLM.from_spec(spec, seed=seed)
+    raise BackendInputError(f"unknown backend kind {kind!r}; known: composed, qwen2-audio, salmonn")
 
 
 def backend_spec(backends, model: str) -> dict:
