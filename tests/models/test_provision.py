@@ -16,6 +16,7 @@ from speechalign.models.provision import provision
 ROOT = Path(__file__).resolve().parents[2]
 
 
+@pytest.fixture
 def index(tmp_path):
     return tmp_path / "index"
 
