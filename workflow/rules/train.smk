@@ -1,7 +1,7 @@
 # Stage 5, train: each AZEROS variant's projectors trained from the cached features and targets (stage 2
 # variants start from their stage-1 checkpoint); each checkpoint and its untrained control answer held-out
-# spoken QA. The trainer's resume state (data/cache/sift/state/) is kept across runs, not an output: Snakemake
-# removes a job's outputs before it runs.
+# spoken QA. The trainer's resume state (data/cache/sift/state/) is kept across runs, not an output (Snakemake
+# removes a job's outputs before it runs).
 
 
 rule train_variant:
