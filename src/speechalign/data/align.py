@@ -27,20 +27,24 @@ class AlignmentError(UserFacingError):
 
 @functools.cache
 def _decoder():
+    """One decoder per process (loading the model per clip would cost more than aligning it), and its initial
+    cepstral mean: pocketsphinx adapts the mean at the end of every utterance, so without a reset a clip's
+    times would depend on which clips the same process aligned before (and a worker pool's scheduling)."""
     from pocketsphinx import Decoder
 
-    return Decoder(samprate=ALIGN_RATE, loglevel="FATAL")
+    decoder = Decoder(samprate=ALIGN_RATE, loglevel="FATAL")
+    return decoder, decoder.get_cmn()
 
 
 def out_of_dictionary(tokens: list[str]) -> list[str]:
-    decoder = _decoder()
+    decoder, _ = _decoder()
     return [t for t in tokens if decoder.lookup_word(t) is None]
 
 
 def add_pronunciations(lexicon: Mapping[str, str]) -> None:
     """Teach the decoder words its dictionary lacks (``{"mak'st": "M EY K S T"}``, CMU phones, no stress).
     Words it already knows keep their own pronunciations."""
-    decoder = _decoder()
+    decoder, _ = _decoder()
     for word, phones in lexicon.items():
         if decoder.lookup_word(word.lower()) is None:
             try:
@@ -64,8 +68,9 @@ def decode_segments(pcm: np.ndarray, text: str) -> list:
     pocketsphinx signals "no path" in several ways: hyp() None, seg() None (iterating it raised TypeError
     before this was handled) or a RuntimeError. All become AlignmentError, and the utterance is always
     ended, so that a failure cannot leave the cached decoder mid-utterance for the next call."""
-    decoder = _decoder()
+    decoder, initial_cmn = _decoder()
     try:
+        decoder.set_cmn(initial_cmn)  # every clip starts from the same state: same clip, same times
         decoder.set_align_text(text)
         decoder.start_utt()
     except RuntimeError as err:
