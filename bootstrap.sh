@@ -41,16 +41,18 @@ if [ "${SPEECHALIGN_TORCH:-}" != keep ] && ! "$VENV/bin/python" -c 'import torch
   "${PIP[@]}" install "$(tool torch-cpu)"
 fi
 
-# 2. the package and its dependencies, when pyproject.toml changed since the last install.
+# 2. the package and its dependencies at the tested versions (pyproject.toml's ranges, constrained by the
+#    lock), when either changed since the last install.
 stamp="$VENV/.speechalign-installed"
-digest=$(sha256sum pyproject.toml | cut -d' ' -f1)
+lock=$(tool lock)
+digest=$(cat pyproject.toml "$lock" | sha256sum | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$digest" ]; then
-  say "installing speechalign and its dependencies"
-  "${PIP[@]}" install -e '.[dev]'
+  say "installing speechalign and its dependencies (constrained by $lock)"
+  "${PIP[@]}" install -c "$lock" -e '.[dev]'
   # 3. whisper packages without their declared deps (they pull triton, 1 GB and useless on CPU);
   #    their real runtime deps are in pyproject.toml's dependencies.
   # shellcheck disable=SC2046
-  "${PIP[@]}" install --no-deps $(tool no-deps)
+  "${PIP[@]}" install -c "$lock" --no-deps $(tool no-deps)
   echo "$digest" > "$stamp"
 fi
 

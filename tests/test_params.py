@@ -1,8 +1,12 @@
+import json
+import re
+import shlex
 import shutil
 from pathlib import Path
 
 import pytest
 import yaml
+from workflow_copy import copy_workflow, sh
 
 from speechalign.params import ParamsError, deep_merge, load_params
 
@@ -75,3 +79,76 @@ def test_malformed_yaml_is_a_clear_error(project):
     (project / "params.yaml").write_text("seed: [unclosed\n")
     with pytest.raises(ParamsError, match="not valid YAML"):
         load_params(project)
+
+
+# --- precedence: defaults < profile < params.yaml < overrides -----------------------------------------------
+
+
+@pytest.mark.parametrize("profile", ["quick", "small", "paper"])
+def test_a_key_set_in_params_yaml_wins_over_every_profile(project, profile):
+    profile_steps = load_params(project, {"profile": profile})["train"]["steps"]
+    edit_params(project, train={"steps": 77})
+    params = load_params(project, {"profile": profile})
+    assert profile_steps != 77 and params["train"]["steps"] == 77
+    assert params["train"]["lr"] == load_params(ROOT, {"profile": profile})["train"]["lr"]  # others untouched
+
+
+def test_the_layers_apply_in_order(project):
+    defaults = yaml.safe_load((project / "params" / "defaults.yaml").read_text())
+    quick = yaml.safe_load((project / "params" / "quick.yaml").read_text())
+    assert defaults["train"]["steps"] != quick["train"]["steps"]  # the profile sets this key
+    assert load_params(project)["train"]["steps"] == quick["train"]["steps"]  # profile over defaults
+    edit_params(project, train={"steps": 5})
+    assert load_params(project, {"train": {"steps": 6}})["train"]["steps"] == 6  # --config over params.yaml
+
+
+def test_params_yaml_holds_only_the_users_settings():
+    """Defaults live in params/defaults.yaml: a key in params.yaml would silently beat every profile."""
+    assert set(yaml.safe_load((ROOT / "params.yaml").read_text())) == {"profile"}
+    assert "profile" not in yaml.safe_load((ROOT / "params" / "defaults.yaml").read_text())
+
+
+def test_defaults_are_not_a_profile(project):
+    with pytest.raises(ParamsError, match=r"unknown profile 'defaults'"):
+        load_params(project, {"profile": "defaults"})
+
+
+def test_resolved_record_round_trips(tmp_path):
+    from speechalign.params import main
+
+    params = load_params(ROOT, {"profile": "paper"})
+    assert main(["--out", str(tmp_path / "p.yaml"), "--resolved", json.dumps(params)]) == 0
+    assert yaml.safe_load((tmp_path / "p.yaml").read_text()) == params
+
+
+# --- end to end: `dvc exp run -S` of a key the profile sets changes the job's command ----------------------
+
+
+def job_steps(repo: Path) -> int:
+    """train.steps in the command of the dry-run job that trains sift_s (seed 0)."""
+    out = sh("snakemake", "-n", "--forceall", "-p", "--", "data/sift/models/sift_s/seed0", cwd=repo)
+    (command,) = [c for c in re.findall(r"^Shell command: (.+)$", out, re.M) if " train fit " in c]
+    args = shlex.split(command)
+    return json.loads(args[args.index("--train-params") + 1])["steps"]
+
+
+@pytest.fixture
+def repo(tmp_path):
+    return copy_workflow(tmp_path)
+
+
+def test_dvc_exp_run_set_param_reaches_the_job_and_dvcs_record(repo):
+    quick_steps = yaml.safe_load((repo / "params" / "quick.yaml").read_text())["train"]["steps"]
+    assert job_steps(repo) == quick_steps != 77
+    sh("dvc", "exp", "run", "-S", "++train.steps=77", "params", cwd=repo)  # DVC's own params edit
+    assert yaml.safe_load((repo / "params.yaml").read_text())["train"] == {"steps": 77}
+    assert job_steps(repo) == 77  # the job's command changed, under the quick profile
+    record = yaml.safe_load((repo / "results" / "params.yaml").read_text())
+    assert (record["profile"], record["train"]["steps"]) == ("quick", 77)
+    shown = json.loads(sh("dvc", "exp", "show", "--json", cwd=repo))
+    revs = [r for top in shown for r in [top, *[e for x in top.get("experiments") or [] for e in x["revs"]]]]
+    files = [
+        (r.get("name"), (r.get("data") or {}).get("params", {}).get("results/params.yaml", {})) for r in revs
+    ]
+    recorded = {name: f["data"]["train"]["steps"] for name, f in files if "data" in f}
+    assert 77 in recorded.values(), recorded  # what DVC records for the experiment is what the job ran

@@ -52,6 +52,8 @@ CPU_RULES = {
     "check",
     "evaluate_score",
     "report_evaluate",
+    "notebook_html",
+    "params_record",
 }
 
 

@@ -93,3 +93,26 @@ def test_number_words():
     assert [number_words(n) for n in (0, 13, 21, 40, 105, 1990)] == [
         "zero", "thirteen", "twenty-one", "forty", "one hundred five", "one thousand nine hundred ninety",
     ]  # fmt: skip
+
+
+def test_no_voice_of_the_paralinguistic_benchmark_is_in_sift_training_on_the_quick_params():
+    """The bench's paralinguistic items are the paralinguistic corpus's test utterances; SIFT must never train
+    on their voices (its sp targets name the speaker's gender and emotion)."""
+    from speechalign.data.corpora import (
+        plan_paralinguistic,
+        plan_sift,
+        styles_from_params,
+        voices_from_params,
+    )
+    from speechalign.params import load_params
+
+    params = load_params(Path(__file__).resolve().parents[2], {"profile": "quick"})
+    data, seed = params["data"], params["seed"]
+    voices, styles = voices_from_params(data), styles_from_params(data)
+    evaluation = {
+        p.voice.speaker for p in plan_paralinguistic(data, seed, voices, styles) if p.split == "test"
+    }
+    training = {p.voice.speaker for p in plan_sift(data, seed, voices, styles)}
+    assert evaluation == set(data["paralinguistic"]["test_voices"])
+    assert not evaluation & training
+    assert {"male", "female"} <= {v.gender for v in voices if v.speaker in training}  # both genders remain

@@ -189,16 +189,17 @@ def cells(table: pd.DataFrame) -> dict[tuple[str, str], tuple[float, str]]:
 def test_each_suite_has_its_own_prefixed_columns_and_airbench_is_paralinguistic_whole():
     scores = scores_frame(BENCH_ROWS + OTHER_ROWS)
     assert [c.name for c in T.columns_for(scores, "semantic")] == [
-        "bench/mcq", "bench/overall", "voicebench/mcq", "voicebench/overall",
+        "bench/mcq", "bench/overall", "voicebench/mmsu", "voicebench/overall (1/9)",
     ]  # fmt: skip
+    assert [c.name for c in T.columns_for(scores, "pooled")] == ["voicebench/mcq", "voicebench/overall"]
     assert [c.name for c in T.columns_for(scores, "paralinguistic")] == [
         "bench/gender", "bench/average",
-        "airbench/Speaker_Gender_Recognition", "airbench/Speech_Grounding", "airbench/average",
+        "airbench/gender", "airbench/average (1/6)", "airbench/Speech_Grounding",
     ]  # fmt: skip
     got = cells(T.every_system(scores, resamples=200))
-    assert got["sift_s", "airbench/average"] == (50.0, T.BOOTSTRAP)  # mean of 100 and 0
-    assert got["text", "voicebench/overall"][0] == 100.0
-    for column in ("airbench/Speaker_Gender_Recognition", "airbench/Speech_Grounding", "airbench/average"):
+    assert got["sift_s", "airbench/average (1/6)"] == (100.0, T.BOOTSTRAP)  # grounding (0) is outside it
+    assert got["text", "voicebench/overall (1/9)"][0] == 100.0
+    for column in ("airbench/gender", "airbench/Speech_Grounding", "airbench/average (1/6)"):
         mean, method = got["text", column]
         assert math.isnan(mean) and method == T.NOT_APPLICABLE
 
@@ -224,13 +225,13 @@ def test_a_column_with_any_not_applicable_item_is_not_applicable_not_a_mean_of_t
 def test_markdown_says_not_applicable_and_keeps_the_row():
     scores = scores_frame(BENCH_ROWS + OTHER_ROWS)
     tables = T.build_tables(scores, ["text", "sift_s"], resamples=200)
-    spec = next(s for s in T.TABLES if s.number == 7)
-    md = T.table_markdown(tables[7], spec, "test")
-    text_row = next(line for line in md.splitlines() if line.startswith("| text "))
+    spec = next(s for s in T.TABLES if s.number == 5)
+    md = T.table_markdown(tables[5], spec, "test")
+    text_row = next(line for line in md.splitlines() if "| text " in line)
     assert text_row.count("not applicable") == 3 and "| run " in text_row
     assert "bootstrap over items" in text_row  # the interval column is the real method, not "not applicable"
-    assert "semantic/voicebench/mcq" in T.metrics(tables)["table7"]["text"]
-    assert not any("airbench" in key for key in T.metrics(tables)["table7"]["text"])
+    assert "semantic/voicebench/mmsu" in T.metrics(tables)["table5"]["text"]
+    assert not any("airbench" in key for key in T.metrics(tables)["table5"]["text"])
 
 
 # ---- the score CLI and the notebook, on bench alone and on every suite ----
@@ -275,12 +276,11 @@ def score_and_render(files: list[Path], folder: Path) -> pd.DataFrame:
 def test_score_cli_and_notebook_on_bench_alone_and_on_every_suite(suites, tmp_path):
     alone = score_and_render(suites[:1], tmp_path / "alone")
     every = score_and_render(suites, tmp_path / "every")
-    text7 = every[(every["table"] == 7) & (every["system"] == "text")]
-    assert set(text7.loc[text7["method"] == T.NOT_APPLICABLE, "column"]) == {
-        "airbench/Speaker_Gender_Recognition", "airbench/Speaker_Emotion_Recontion",
-        "airbench/Speech_Grounding", "airbench/average",
+    text5 = every[(every["table"] == 5) & (every["system"] == "text")]
+    assert set(text5.loc[text5["method"] == T.NOT_APPLICABLE, "column"]) == {
+        "airbench/gender", "airbench/emotion", "airbench/average (2/6)", "airbench/Speech_Grounding",
     }  # fmt: skip
-    assert {"bench/mcq", "voicebench/mcq", "voicebench/overall"} <= set(text7["column"])
+    assert {"bench/mcq", "voicebench/openbookqa", "voicebench/overall (6/9)"} <= set(text5["column"])
     assert (alone["method"] != T.NOT_APPLICABLE).all()
     assert set(alone["column"]) == {"mcq", "overall", "gender", "average"}
     # bench's cells are the same numbers whether or not other suites are evaluated beside it
@@ -292,8 +292,8 @@ def test_score_cli_and_notebook_on_bench_alone_and_on_every_suite(suites, tmp_pa
         "not_applicable"
     ]
     assert skipped.sum().to_dict() == {"sift_s": 0, "text": 3}  # the three AIR-Bench clips, recorded
-    assert "not applicable" in (tmp_path / "every" / "tables" / "azeros_table7.md").read_text()
-    assert "not applicable" not in (tmp_path / "alone" / "tables" / "azeros_table7.md").read_text()
+    assert "not applicable" in (tmp_path / "every" / "tables" / "azeros_table5.md").read_text()
+    assert "not applicable" not in (tmp_path / "alone" / "tables" / "azeros_table5.md").read_text()
 
 
 # ---- wiring: params per profile, the schema, dvc.yaml ----

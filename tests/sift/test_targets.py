@@ -42,18 +42,47 @@ def test_every_mode_renders_the_paper_format():
     u = utt()
     meta = "<audio><meta>gender: female, emotion: sad</meta><text>the cat sat.</text></audio>"
     assert T.writer_prompt(u, "sift_s", PARAMS) == ("", None, "The Cat sat.")
+    # the instruction follows the content after a space, as in the paper's appendix A and the authors' script
     assert T.writer_prompt(u, "sit_s", PARAMS) == (
         "",
         "Repeat the above content.",
-        "The Cat sat.\nRepeat the above content.",
+        "The Cat sat. Repeat the above content.",
     )
     assert T.writer_prompt(u, "sift_sp", PARAMS) == ("", None, meta)
     sit = "Describe all information you can hear."
-    assert T.writer_prompt(u, "sit_sp", PARAMS) == ("", sit, f"{meta}\n{sit}")
+    assert T.writer_prompt(u, "sit_sp", PARAMS) == ("", sit, f"{meta} {sit}")
     assert T.writer_prompt(u, "sift_ssp", PARAMS) == ("You are a real human.", None, meta)
-    assert T.writer_prompt(u, "sit_ssp", PARAMS) == ("You are a real human.", sit, f"{meta}\n{sit}")
+    assert T.writer_prompt(u, "sit_ssp", PARAMS) == ("You are a real human.", sit, f"{meta} {sit}")
     system, instruction, user = T.writer_prompt(u, "tsit_s", PARAMS)
     assert (system, user) == ("", "The Cat sat.") and instruction in PARAMS["asr_instructions"]
+
+
+@pytest.mark.parametrize("mode", ["sift_ssp", "sit_ssp"])
+def test_the_ssp_system_prompt_reaches_the_writer_only(mode):
+    """Paper, Section 5.7 and Figure 4: the system prompt shapes the targets the frozen LLM writes; the
+    speech prompt a target trains (and the model is evaluated) with has the backends' system prompt."""
+    params = {**PARAMS, "system_prompt": "You are a helpful assistant."}
+    writer = CountingWriter()
+    seen = []
+    (target,) = T.make_targets([utt()], mode, params, lambda pairs: seen.extend(pairs) or writer(pairs), "m")
+    assert seen[0][0] == "You are a real human."  # the writer's system prompt
+    assert target.system == "You are a helpful assistant."  # the speech prompt's, not the writer's
+    assert target.writer_system == "You are a real human."
+    (plain,) = T.make_targets([utt()], "sift_sp", params, CountingWriter(), "m")
+    assert plain.system == target.system  # no mode trains under another system prompt
+
+
+def test_the_ssp_system_prompt_is_the_papers():
+    from speechalign.params import load_params
+
+    paper = (
+        "You are a powerful virtual human who is capable of perceiving both text and speech inputs and"
+        " generate precise natural responses. Speech inputs will be wrapped by <audio> and </audio> tags,"
+        " containing both the text transcription and paralinguistic information. You must always pretend that"
+        " you can indeed hear the input audios. NEVER mention that any metadata is provided through texts,"
+        " and only use them in your response when necessary."
+    )  # appendix A (SIT_ssp, SIFT_ssp), as printed
+    assert load_params(ROOT)["sift"]["virtual_human_prompt"] == paper
 
 
 def test_unknown_metadata_is_dropped_and_age_comes_first():

@@ -72,9 +72,9 @@ def voicebench(tmp_path):
              "instruction_id_list": ["length_constraints:number_words", "keywords:forbidden_words"],
              "kwargs": [{"num_words": 10, "relation": "less than", "forbidden_words": None, "language": None},
                         {"num_words": None, "relation": None, "forbidden_words": ["dog"], "language": None}]},
-            {"audio": clip, "prompt": "Answer in German.", "key": 8,
+            {"audio": clip, "prompt": "Answer in German.", "key": 8,  # no language given: rejected
              "instruction_id_list": ["language:response_language"],
-             "kwargs": [{"num_words": None, "relation": None, "forbidden_words": None, "language": "de"}]},
+             "kwargs": [{"num_words": None, "relation": None, "forbidden_words": None, "language": None}]},
         ],
         {"key": pa.int64(), "instruction_id_list": pa.list_(pa.string()), "kwargs": IFEVAL_KWARGS},
     )  # fmt: skip

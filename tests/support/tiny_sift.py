@@ -63,7 +63,7 @@ TRAIN_CFG = {
 }
 
 
-def tiny_run(tiny, state_dir=None, stop_after=None, variant=None, accelerator=None):
+def tiny_run(tiny, state_dir=None, stop_after=None, variant=None, accelerator=None, live=None):
     """``train_loop`` for TRAIN_CFG's 6 steps on 9 training and 3 held-out targets of random features."""
     from accelerate import Accelerator
 
@@ -88,4 +88,6 @@ def tiny_run(tiny, state_dir=None, stop_after=None, variant=None, accelerator=No
     train_ex = [e for e in examples if e.split == "train"]
     val_ex = [e for e in examples if e.split != "train"]
     accelerator = accelerator or Accelerator(cpu=True)
-    return train_loop(model, train_ex, val_ex, store, TRAIN_CFG, variant, accelerator, state_dir, stop_after)
+    return train_loop(
+        model, train_ex, val_ex, store, TRAIN_CFG, variant, accelerator, state_dir, stop_after, live=live
+    )

@@ -126,3 +126,50 @@ def test_training_on_the_cpu_in_float32_and_in_bf16_autocast(tiny):
     if not torch.cuda.is_available():
         with pytest.raises(UserFacingError, match="sees no GPU"):
             make_accelerator({"device": "cuda", "dtype": "auto"})
+
+
+def target(mode, text, system="", instruction=None, truncated=False):
+    from speechalign.sift.targets import Target
+
+    return Target("u0", mode, "train", system, instruction, "x", text, truncated, 4)
+
+
+@needs_tokenizer
+def test_an_example_over_max_length_is_cut_like_the_authors_not_dropped(tiny):
+    """The authors' trainer keeps the first max_length positions: the response is cut and has no end token.
+    A short and a long target of one utterance are both kept, so the modes see the same items."""
+    from speechalign.train.fit import build_examples
+    from speechalign.train.model import prompt_pieces
+
+    _, tokenizer = tiny
+    layout, frames = "{speech}\n{task}", 10  # 10 frames, stack 4: 2 audio positions
+    long, short = "a long answer " * 20, "yes."
+    full = prompt_pieces(tokenizer, "", None, layout, long, False)
+    prompt = len(full.before) + 2 + len(full.after)
+    examples, counts = build_examples(
+        [target("sift_s", long), target("tsit_s", short)],
+        tokenizer,
+        layout,
+        prompt + 5,
+        lambda i: frames,
+        4,
+        False,
+    )
+    assert [e.mode for e in examples] == ["sift_s", "tsit_s"]
+    assert (
+        examples[0].pieces.response == full.response[:5] and tokenizer.eos_token_id not in full.response[:5]
+    )
+    assert examples[1].pieces.response[-1] == tokenizer.eos_token_id  # it fits: kept whole, with its end
+    assert counts == {"empty_target": 0, "prompt_over_max_length": 0, "response_truncated": 1}
+    none, counts = build_examples(
+        [target("sift_s", long)], tokenizer, layout, prompt, lambda i: frames, 4, False
+    )
+    assert none == [] and counts["prompt_over_max_length"] == 1  # no room for one response token
+
+
+def test_targets_with_another_system_prompt_than_inference_are_refused():
+    from speechalign.train.fit import require_speech_system
+
+    require_speech_system([target("sift_ssp", "hi", system="helpful")], "helpful", "sift_ssp")
+    with pytest.raises(UserFacingError, match="rebuild them"):
+        require_speech_system([target("sift_ssp", "hi", system="a virtual human")], "helpful", "sift_ssp")

@@ -25,6 +25,25 @@ def stage_params(section, keys=None):
     return quoted_json(config[section] if keys is None else {key: config[section][key] for key in keys})
 
 
+def resolved_params(wildcards):
+    """Every resolved param (the Snakefile's config) as JSON; a function, since templates such as
+    {question} would otherwise read as wildcards."""
+    return quoted_json(config)
+
+
+REPORTED = (".png", ".csv", ".tsv")  # what `snakemake --report` shows; .pdf and .md twins stay out of it
+
+
+def reported(paths, category, caption):
+    """``paths`` (one path or a list) with their figures and tables marked for `snakemake --report`:
+    under ``category`` (the stage, numbered in DAG order) with workflow/report/<caption>.rst, whose Jinja says
+    what they show and which params made them. Call it from a rule file (captions resolve from there)."""
+    def mark(path):  # (a line may not open with `report(` in a .smk file: it reads as the keyword)
+        return report(path, caption=f"../report/{caption}.rst", category=category) if path.endswith(REPORTED) else path
+
+    return mark(paths) if isinstance(paths, str) else [mark(p) for p in paths]
+
+
 def lock_entry(entry):
     """A lock file's entry as canonical JSON, for a rule's params: Snakemake reruns a job when its params
     change, so editing one entry reprovisions that entry alone (the lock file as input would redo them all)."""
@@ -114,7 +133,7 @@ def alas_outputs():
 def validity_outputs():
     """Controls, separation and summary of every (model, corpus) of params ``validity``, with the notebook's
     controls table and sensitivity figure."""
-    names = ["parquet", "separation.csv", "json", "ipynb", "controls.csv", "controls.md"]
+    names = ["parquet", "separation.csv", "json", "ipynb", "html", "controls.csv", "controls.md"]
     names += ["sensitivity.png", "sensitivity.pdf"]
     return expand(
         "results/validity/{model}/{corpus}.{name}",
@@ -166,7 +185,7 @@ def sift_encoder_folder(wildcards):
     return provisioned(config["models"]["whisper"])
 
 
-TRAIN_RUN_LISTS = ("run", "seeds", "qa_items", "processes")  # what to train and how to launch, not how
+TRAIN_RUN_LISTS = ("run", "seeds", "qa_items", "processes", "live")  # what to train, how to launch and log
 
 
 def train_variant_params(wildcards):
@@ -330,7 +349,7 @@ def sift_qa_files():
 
 
 def report_outputs():
-    """Executed notebooks, tables and figures of the report stage."""
+    """Executed notebooks (and their HTML pages), tables and figures of the report stage."""
     return [
         "results/notebooks/corpora.ipynb",
         *expand("results/tables/corpora.{ext}", ext=["csv", "md"]),
@@ -345,6 +364,7 @@ def report_outputs():
         "results/notebooks/evaluate.ipynb",
         *evaluate_report_tables(),
         *expand("results/figures/{name}.{ext}", name=EVALUATE_FIGURES, ext=["png", "pdf"]),
+        *expand("results/notebooks/{name}.html", name=["corpora", "alas", "sift", "evaluate"]),  # notebook_html
     ]
 
 

@@ -32,9 +32,9 @@ rule reference_accuracy:
         corpora=expand("data/corpora/{corpus}", corpus=config["reference"]["corpora"]),
         references=reference_files(config["reference"]["compare"], config["reference"]["corpora"]),
     output:
-        csv="results/reference/accuracy.csv",
+        csv=reported("results/reference/accuracy.csv", "2. reference", "reference"),
         md="results/reference/accuracy.md",
-        png="results/reference/accuracy.png",
+        png=reported("results/reference/accuracy.png", "2. reference", "reference"),
         pdf="results/reference/accuracy.pdf",
     log:
         "logs/reference/accuracy.log",

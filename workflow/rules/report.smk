@@ -8,8 +8,8 @@ rule report_corpora:
         corpora=embedded_corpus_folders(),
     output:
         notebook="results/notebooks/corpora.ipynb",
-        tables=expand("results/tables/corpora.{ext}", ext=["csv", "md"]),
-        figures=expand("results/figures/corpora_durations.{ext}", ext=["png", "pdf"]),
+        tables=reported(expand("results/tables/corpora.{ext}", ext=["csv", "md"]), "1. data", "corpora"),
+        figures=reported(expand("results/figures/corpora_durations.{ext}", ext=["png", "pdf"]), "1. data", "corpora"),
     log:
         "logs/report/corpora.log",
     benchmark:
@@ -34,8 +34,8 @@ rule report_alas:
         responses=response_files(),
     output:
         notebook="results/notebooks/alas.ipynb",
-        tables=expand("results/tables/alas_{name}.{ext}", name=ALAS_TABLES, ext=["csv", "md"]),
-        figures=alas_figures(),
+        tables=reported(expand("results/tables/alas_{name}.{ext}", name=ALAS_TABLES, ext=["csv", "md"]), "3. alas", "alas_tables"),
+        figures=reported(alas_figures(), "3. alas", "alas_figures"),
         plots=alas_plot_files(),
     log:
         "logs/report/alas.log",
@@ -60,8 +60,8 @@ rule report_sift:
         qa=sift_qa_files(),
     output:
         notebook="results/notebooks/sift.ipynb",
-        tables=expand("results/tables/sift_{name}.{ext}", name=SIFT_TABLES, ext=["csv", "md"]),
-        figures=expand("results/figures/sift_training_curves.{ext}", ext=["png", "pdf"]),
+        tables=reported(expand("results/tables/sift_{name}.{ext}", name=SIFT_TABLES, ext=["csv", "md"]), "5. sift", "sift_tables"),
+        figures=reported(expand("results/figures/sift_training_curves.{ext}", ext=["png", "pdf"]), "6. train", "train_curves"),
     log:
         "logs/report/sift.log",
     benchmark:
@@ -86,8 +86,8 @@ rule report_evaluate:
         alas=paradigm_alas_files(),
     output:
         notebook="results/notebooks/evaluate.ipynb",
-        tables=evaluate_report_tables(),
-        figures=expand("results/figures/{name}.{ext}", name=EVALUATE_FIGURES, ext=["png", "pdf"]),
+        tables=reported(evaluate_report_tables(), "7. evaluate", "evaluate_tables"),
+        figures=reported(expand("results/figures/{name}.{ext}", name=EVALUATE_FIGURES, ext=["png", "pdf"]), "7. evaluate", "evaluate_figures"),
     log:
         "logs/report/evaluate.log",
     benchmark:
@@ -99,6 +99,21 @@ rule report_evaluate:
         "-p azeros_tables {input.tables} -p systems {input.systems} -p metrics {input.metrics} "
         "-p alas {params.alas} -p tables results/tables -p figures results/figures -p profile {config[profile]} "
         "2> {log}"
+
+
+# Every executed notebook as one HTML page (nbconvert), beside it: `snakemake --report` shows them under
+# "8. notebooks", and a browser opens them without Jupyter.
+rule notebook_html:
+    input:
+        "{notebook}.ipynb",
+    output:
+        report("{notebook}.html", caption="../report/notebook.rst", category="8. notebooks"),
+    log:
+        "logs/report/html/{notebook}.log",
+    wildcard_constraints:
+        notebook=r"results/(notebooks|validity)/.+",
+    shell:
+        "jupyter nbconvert --to html --stdout {input} > {output} 2> {log}"
 
 
 # The last step of `snakemake all`: every final output of the active profile (all_outputs(), the DAG's own

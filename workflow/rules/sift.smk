@@ -10,7 +10,7 @@ rule sift_probe:
         speaker=sift_speaker_folder,
     output:
         json="results/sift/paralinguistic_probe.json",
-        tsv="results/sift/paralinguistic_probe.tsv",
+        tsv=reported("results/sift/paralinguistic_probe.tsv", "5. sift", "sift_probe"),
     log:
         "logs/sift/paralinguistic_probe.log",
     benchmark:

@@ -12,7 +12,7 @@ rule train_variant:
         models=sift_llm_folder,
     output:
         model=directory("data/sift/models/{variant}/seed{seed}"),
-        curve="results/train/{variant}/seed{seed}/curve.tsv",
+        curve=reported("results/train/{variant}/seed{seed}/curve.tsv", "6. train", "train_curve"),
         metrics="results/train/{variant}/seed{seed}/metrics.json",
     log:
         "logs/train/{variant}/seed{seed}.log",
@@ -34,7 +34,8 @@ rule train_variant:
         "--targets data/sift/targets --features {input.features} --out {output.model} "
         "--curves results/train/{wildcards.variant}/seed{wildcards.seed} "
         "--state data/cache/sift/state/{wildcards.variant}/seed{wildcards.seed} {params.init} --llm {params.llm} "
-        "--encoder {params.encoder} --train-params {params.cfg} --backends-params {params.backends} 2> {log}"
+        "--encoder {params.encoder} --train-params {params.cfg} --backends-params {params.backends} "
+        "--live {config[train][live]} 2> {log}"  # live curves: not a param, so toggling retrains nothing
 
 
 rule train_spoken_qa:

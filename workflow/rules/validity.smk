@@ -35,8 +35,8 @@ rule validity_report:
         summary="results/validity/{model}/{corpus}.json",
     output:
         notebook="results/validity/{model}/{corpus}.ipynb",
-        tables=expand("results/validity/{{model}}/{{corpus}}.controls.{ext}", ext=["csv", "md"]),
-        figures=expand("results/validity/{{model}}/{{corpus}}.sensitivity.{ext}", ext=["png", "pdf"]),
+        tables=reported(expand("results/validity/{{model}}/{{corpus}}.controls.{ext}", ext=["csv", "md"]), "4. validity", "validity"),
+        figures=reported(expand("results/validity/{{model}}/{{corpus}}.sensitivity.{ext}", ext=["png", "pdf"]), "4. validity", "validity"),
     log:
         "logs/validity/{model}/{corpus}.report.log",
     benchmark:

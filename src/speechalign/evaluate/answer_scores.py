@@ -75,12 +75,19 @@ def score_answers(
 
 def asr_summary(answers: Sequence) -> dict:
     """The cascade's corpus WER per (system, seed): summed word errors over summed words (never a mean of
-    per-item rates)."""
+    per-item rates), under our normaliser and, as ``*_whisper``, Whisper's EnglishTextNormalizer."""
     totals: dict[str, list[int]] = {}
     for a in answers:
         if a.asr_words is None:
             continue
-        t = totals.setdefault(f"{a.system}/seed{a.seed}", [0, 0])
+        t = totals.setdefault(f"{a.system}/seed{a.seed}", [0, 0, 0, 0])
         t[0] += a.asr_errors or 0
         t[1] += a.asr_words
-    return {k: {"errors": e, "words": n, "wer": e / n if n else math.nan} for k, (e, n) in totals.items()}
+        t[2] += getattr(a, "asr_errors_whisper", None) or 0
+        t[3] += getattr(a, "asr_words_whisper", None) or 0
+    rate = lambda e, n: e / n if n else math.nan  # noqa: E731
+    return {
+        k: {"errors": e, "words": n, "wer": rate(e, n), "errors_whisper": ew, "words_whisper": nw,
+            "wer_whisper": rate(ew, nw)}
+        for k, (e, n, ew, nw) in totals.items()
+    }  # fmt: skip

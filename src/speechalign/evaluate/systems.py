@@ -103,23 +103,38 @@ class Answer:
     asr_text: str | None = None  # cascade: what Whisper recognised
     asr_errors: int | None = None  # cascade: word errors (S + D + I) against the spoken text, normalised
     asr_words: int | None = None  # cascade: normalised words of the spoken text (corpus WER sums both)
+    asr_errors_whisper: int | None = (
+        None  # the same two under Whisper's EnglishTextNormalizer (published WERs)
+    )
+    asr_words_whisper: int | None = None
     reason: str = ""  # why the system could not answer ("" when it did); such an answer scores as wrong
     applicable: bool = (
         True  # False: the item is not one this system can take (text: no transcript); not scored
     )
 
 
-def asr_word_errors(spoken: str, recognised: str) -> tuple[int, int]:
-    """(S + D + I, N) of ``recognised`` against ``spoken`` after the reference stage's normalisation.
+def _normalised_words(text: str, normaliser: str) -> list[str]:
+    if normaliser == "whisper":
+        from whisper.normalizers import EnglishTextNormalizer
+
+        return EnglishTextNormalizer()(text).split()
+    from speechalign.reference.normalise import normalise_words
+
+    return [t.text for t in normalise_words(text.split())]
+
+
+def asr_word_errors(spoken: str, recognised: str, normaliser: str = "speechalign") -> tuple[int, int]:
+    """(S + D + I, N) of ``recognised`` against ``spoken`` after a normaliser: ``speechalign`` (the reference
+    stage's: numbers spelled out) or ``whisper`` (Whisper's EnglishTextNormalizer, which published WERs use).
 
     >>> asr_word_errors("Mary is forty-two.", "Mary 42")
     (1, 4)
+    >>> asr_word_errors("Mary is forty-two.", "Mary 42", "whisper")
+    (1, 3)
     """
     from speechalign.reference.matching import edit_operations
-    from speechalign.reference.normalise import normalise_words
 
-    ref = [t.text for t in normalise_words(spoken.split())]
-    hyp = [t.text for t in normalise_words(recognised.split())]
+    ref, hyp = _normalised_words(spoken, normaliser), _normalised_words(recognised, normaliser)
     errors = sum(op != "match" for op, _, _ in edit_operations(ref, hyp))
     return errors, len(ref)
 
@@ -232,6 +247,8 @@ def to_answer(run: SystemRun, prepared: Prepared, generated: Sequence[str]) -> A
         if item.spoken.strip():  # no transcript (AIR-Bench): no word errors to count
             errors, words = asr_word_errors(item.spoken, prepared.asr_text)
             fields |= {"asr_errors": errors, "asr_words": words}
+            errors, words = asr_word_errors(item.spoken, prepared.asr_text, "whisper")
+            fields |= {"asr_errors_whisper": errors, "asr_words_whisper": words}
     if prepared.reason:
         return Answer(answer="", **fields)
     text_answer = None

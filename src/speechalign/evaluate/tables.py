@@ -1,47 +1,49 @@
-"""The AZEROS paper's Tables 3 to 7 from the evaluate stage's long-form scores, with 95% intervals.
+"""The AZEROS paper's Tables 3 to 7, numbered and with rows as the paper has them, from the evaluate stage's
+long-form scores, with 95% intervals.
 
     tables = build_tables(scores, systems_run=["tsit_s", ...], confidence=0.95, bootstrap=1000, seed=0)
     write_tables(tables, "results/tables", profile="quick")     # azeros_table{3..7}.{csv,md}
 
-What the paper's tables hold and how ours map onto them
--------------------------------------------------------
-AZEROS (arXiv 2601.06086) reports two column groups throughout: the *semantic* group is VoiceBench
-(AlpacaEval, CommonEval, WildVoice, SD-QA, BBH, AdvBench, IFEval, OpenBookQA, MMSU; "Overall" = their mean
-with the GPT scores x20), the *paralinguistic* group is AIR-Bench Foundation, speech part (Gender, Emotion,
-Age, LID, Entity, Intent; "Avg"), with AIR-Bench Chat (speech) beside it. The column groups are those of the
-authors' released tables (AudenAI/Auden, examples/azeros/README.md); the full text of Tables 3-7 could not be
-read offline, so their row sets below follow the comparisons the paper makes
-(docs/facts.md#azeros-paper-numbers-and-tables: TSIT
-22.26 / SIT 57.89 / SIFT 68.70 VoiceBench overall on the small data, final model 73.13, text-only upper
-bound 77.52):
+The paper's tables and ours
+---------------------------
+AZEROS (arXiv 2601.06086; docs/facts.md#azeros-paper-numbers-and-tables) reports two column groups: the
+*semantic* group is VoiceBench (AlpacaEval, CommonEval, WildVoice, SD-QA, BBH, AdvBench, IFEval, OBQA, MMSU
+and their Overall), the *paralinguistic* group AIR-Bench foundation, speech part (Gender, Emotion, Age, LID,
+Entity, Intent and their Avg), with AIR-Bench Chat beside it (a GPT-4 judge: no column here). ``TABLES``
+holds the paper's tables with the paper's rows, each row a system of ours (``Row``: our system, the paper's
+row name, the paper's group of rows):
 
-- Table 3, the training paradigm: TSIT vs SIT vs SIFT (stage 1, semantic encoder only, transcript-only data),
-  semantic group. Ours: ``untrained`` (floor), ``tsit_s``, ``sit_s``, ``sift_s``, ``text`` (upper bound).
-- Table 4, the paralinguistic data of stage 2 (sp modes): SIT-sp vs SIFT-sp vs SIFT-s + SIFT-sp, both groups.
-  Ours: ``sift_s`` (stage 1 only), ``sit_sp``, ``sift_sp``, ``sift_s+sift_sp``.
-- Table 5, the training strategy: one-stage vs two-stage, single vs dual encoder, both groups. Ours:
-  ``one-stage``, ``sift_s+sift_sp`` (two-stage, dual), ``single-encoder`` (two-stage data, semantic only).
-- Table 6, the system prompt of the data writer (ssp modes, a virtual human who hears voice and words), both
-  groups (the paper adds AIR-Bench Chat). Ours: ``sift_s+sift_sp``, ``sift_ssp``, ``sift_ssp+sit_ssp``.
-- Table 7, the final comparison with baselines, both groups. Ours: ``text`` (the LLM on the transcript: upper
-  bound), ``cascade`` (Whisper ASR then the LLM), ``untrained`` (floor) and the final ``sift_s+sift_sp``.
-  Published speech LLMs (GPT-4o, Qwen2-Audio, ...) have no row: they cannot run here.
+- Table 3, stage 1, semantic only: TSIT_s, SIT_s, SIFT_s (``tsit_s``, ``sit_s``, ``sift_s``); semantic group.
+- Table 4, multi-stage training: stage 1 SIFT_s; stage 2 SIT_sp, SIFT_sp, SIFT_s + SIFT_sp (``sift_s``,
+  ``sit_sp``, ``sift_sp``, ``sift_s+sift_sp``); both groups.
+- Table 5, text-only, cascaded and end-to-end systems: ``text`` (the LLM reading the transcript), ``cascade``
+  (Whisper ASR then the LLM), and end to end the final model ``sift_s+sift_sp`` beside ``untrained`` (the
+  same architecture with an untrained projector: our floor, not a row of the paper; the published speech LLMs
+  of the paper's rows cannot run here); both groups.
+- Table 6, the ablation of training strategy and architecture: two stages, dual encoder (``sift_s+sift_sp``);
+  one stage, dual encoder (``one-stage``); one stage, one encoder (``single-encoder``); both groups.
+- Table 7, the system prompt of the data writer: SIFT_sp, SIFT_ssp, SIFT_ssp + SIT_ssp (``sift_sp``,
+  ``sift_ssp``, ``sift_ssp+sit_ssp``); both groups.
 
-Our tasks replace theirs: the semantic group has one column per task (``mcq``: multiple choice, OpenBookQA /
-MMSU / BBH's role; ``ifeval``: verifiable instructions; ``sqa``: spoken QA on passages, SD-QA's role;
-``agreement``: the SBERT cosine of the answers to the spoken instruction and to its transcript, standing in
-for the GPT-judged open-ended sets; with the real VoiceBench also ``bbh`` and ``refusal``, AdvBench's) and
-``overall``, the mean of those columns. The paralinguistic group has one column per subset of the
-``paralinguistic`` task (speaker gender, prosody class) and ``average``. Every value is a score in [0, 1]
-times 100 (agreement: cosine x 100).
+Columns, per suite (params ``evaluate.suites``; the scores' ``suite`` column)
+-----------------------------------------------------------------------------
+- ``voicebench``: the semantic group is the paper's, one column per VoiceBench subset the data has, in the
+  paper's order, and ``overall``, their mean: the paper's Overall (it scales the GPT-judged 1-5 scores x20,
+  onto 0-100 like the rest; our stand-in for them, the agreement cosine x100, is on that scale already). When
+  the data lacks subsets the column says how many it averages (``overall (6/9)``): not the paper's Overall.
+  Our pooled view, one column per task (``mcq`` pools OpenBookQA and MMSU, ``agreement`` the three
+  GPT-judged sets) and their mean, is the separate ``pooled`` group: in ``every_system`` (the per-task
+  figure), not in the paper's tables.
+- ``airbench``: the paralinguistic group is the paper's: gender, emotion, age, lid, entity, intent and
+  ``average`` of these six (``average (k/6)`` when fewer are loaded); any other loaded AIR-Bench task is an
+  extra column after the average, outside it.
+- any other suite (the embedded ``bench``): semantic, one column per task (``mcq``, ``ifeval``, ``sqa``,
+  ``agreement``, and ``bbh`` or ``refusal`` where present) and ``overall``, their mean; paralinguistic, one
+  column per subset of the ``paralinguistic`` task (speaker ``gender``, ``prosody`` class) and ``average``.
 
-Several suites (params ``evaluate.suites``; the scores' ``suite`` column)
-------------------------------------------------------------------------
-Each suite gets its own columns and composites, in suite order: with one suite the names are as above; with
-several each is prefixed by its suite (``voicebench/mcq``, ``voicebench/overall``, ``airbench/average``), so
-no composite mixes suites. AIR-Bench foundation is the paper's paralinguistic group as a whole (gender,
-emotion, age, but also language, entity, intent), so every AIR-Bench subset is a paralinguistic column,
-whatever its task.
+With one suite the names are as above; with several each is prefixed by its suite (``voicebench/mmsu``,
+``airbench/average``), so no composite mixes suites. A composite is the mean of its columns' values (never of
+pooled items). Every value is a score in [0, 1] times 100 (agreement: cosine x 100).
 
 Not applicable
 --------------
@@ -74,11 +76,15 @@ import pandas as pd
 from speechalign.metrics.intervals import bootstrap_interval, column_value, t_interval
 
 __all__ = [
+    "AIRBENCH_TASKS",
+    "GROUPS",
     "PARADIGMS",
     "SEMANTIC_TASKS",
     "TABLES",
+    "VOICEBENCH_SUBSETS",
     "Cell",
     "Column",
+    "Row",
     "TableSpec",
     "bootstrap_interval",
     "build_table",
@@ -93,16 +99,33 @@ __all__ = [
     "write_tables",
 ]
 
+SEMANTIC, PARALINGUISTIC, POOLED = "semantic", "paralinguistic", "pooled"
+GROUPS = (SEMANTIC, PARALINGUISTIC, POOLED)
 SEMANTIC_TASKS = ("mcq", "ifeval", "sqa", "bbh", "refusal", "agreement")
 PARALINGUISTIC_TASK = "paralinguistic"
-# Suites whose every subset is a paralinguistic column (AIR-Bench foundation: the paper's paralinguistic
-# group).
-PARALINGUISTIC_SUITES = ("airbench",)
+# The paper's VoiceBench columns in its order (our subsets "voicebench/<name>"); its Overall averages all 9.
+VOICEBENCH_SUBSETS = (
+    "alpacaeval", "commoneval", "wildvoice", "sd-qa", "bbh", "advbench", "ifeval", "openbookqa", "mmsu",
+)  # fmt: skip
+# The paper's AIR-Bench foundation (speech) columns: (column, task name as the meta file spells it); its Avg
+# averages these six.
+AIRBENCH_TASKS = (
+    ("gender", "Speaker_Gender_Recognition"),
+    ("emotion", "Speaker_Emotion_Recontion"),
+    ("age", "Speaker_Age_Prediction"),
+    ("lid", "Spoken_Language_Identification"),
+    ("entity", "Speech_Entity_Reconition"),
+    ("intent", "Speaker_Intent_Classification"),
+)
 NOT_APPLICABLE = "not applicable"
 # The training paradigms AZEROS Table 3 compares (stage 1): the project's ALAS-vs-benchmark figure shows them.
 PARADIGMS = ("tsit_s", "sit_s", "sift_s")
 SCALE = 100.0  # scores in [0, 1] are shown in percent, as the paper's tables are
 T_INTERVAL, BOOTSTRAP = "t over seeds", "bootstrap over items"
+LONG_COLUMNS = [
+    "table", "section", "label", "system", "group", "column", "mean", "low", "high",
+    "method", "n_seeds", "n_items", "n_missing", "note", "confidence",
+]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -111,49 +134,82 @@ class Column:
     ``suite`` (None: every suite, as in scores without a ``suite`` column)."""
 
     name: str
-    group: str  # semantic | paralinguistic
+    group: str  # semantic | paralinguistic | pooled
     parts: tuple[tuple[str | None, str | None], ...]
     suite: str | None = None
+
+
+@dataclass(frozen=True)
+class Row:
+    """A table row: our system, the paper's name for the row, and the paper's group of rows."""
+
+    system: str  # a variant of params train.run, or a baseline (text, cascade, untrained)
+    label: str
+    section: str = ""
 
 
 @dataclass(frozen=True)
 class TableSpec:
     number: int
     title: str
-    rows: tuple[str, ...]  # system names, in order
+    rows: tuple[Row, ...]
     groups: tuple[str, ...]  # column groups shown: semantic, paralinguistic
 
+    @property
+    def systems(self) -> tuple[str, ...]:
+        return tuple(r.system for r in self.rows)
 
+
+BOTH = (SEMANTIC, PARALINGUISTIC)
+STAGE1, STAGE2 = "Stage 1: semantic-only", "Stage 2: semantic + paralinguistic"
 TABLES: tuple[TableSpec, ...] = (
     TableSpec(
         3,
-        "Training paradigm: TSIT vs SIT vs SIFT (stage 1, semantic encoder)",
-        ("untrained", "tsit_s", "sit_s", "sift_s", "text"),
-        ("semantic",),
+        "Semantic-only alignment (stage 1): TSIT_s vs SIT_s vs SIFT_s",
+        (Row("tsit_s", "TSIT_s"), Row("sit_s", "SIT_s"), Row("sift_s", "SIFT_s")),
+        (SEMANTIC,),
     ),
     TableSpec(
         4,
-        "Paralinguistic data of stage 2: SIT-sp vs SIFT-sp vs SIFT-s + SIFT-sp",
-        ("sift_s", "sit_sp", "sift_sp", "sift_s+sift_sp"),
-        ("semantic", "paralinguistic"),
+        "Multi-stage training: stage 1 SIFT_s; stage 2 SIT_sp, SIFT_sp, SIFT_s + SIFT_sp",
+        (
+            Row("sift_s", "SIFT_s", STAGE1),
+            Row("sit_sp", "SIT_sp", STAGE2),
+            Row("sift_sp", "SIFT_sp", STAGE2),
+            Row("sift_s+sift_sp", "SIFT_s + SIFT_sp", STAGE2),
+        ),
+        BOTH,
     ),
     TableSpec(
         5,
-        "Training strategy: one-stage vs two-stage, single vs dual encoder",
-        ("one-stage", "sift_s+sift_sp", "single-encoder"),
-        ("semantic", "paralinguistic"),
+        "Comparison with text-only, cascaded and end-to-end systems",
+        (
+            Row("text", "the LLM on the transcript", "Text only model"),
+            Row("cascade", "Whisper + the LLM", "Cascaded system"),
+            Row("untrained", "untrained projector (our floor, not in the paper)", "End-to-end speech LLM"),
+            Row("sift_s+sift_sp", "AZEROS (SIFT_s + SIFT_sp)", "End-to-end speech LLM"),
+        ),
+        BOTH,
     ),
     TableSpec(
         6,
-        "System prompt of the data writer (ssp modes)",
-        ("sift_s+sift_sp", "sift_ssp", "sift_ssp+sit_ssp"),
-        ("semantic", "paralinguistic"),
+        "Ablation: training strategy (two stages vs one) and architecture (two encoders vs one)",
+        (
+            Row("sift_s+sift_sp", "dual encoder (AZEROS)", "2 stages"),
+            Row("one-stage", "dual encoder", "1 stage"),
+            Row("single-encoder", "single Whisper encoder", "1 stage"),
+        ),
+        BOTH,
     ),
     TableSpec(
         7,
-        "Final comparison: text-only upper bound, cascade, untrained floor, SIFT",
-        ("text", "cascade", "untrained", "sift_s+sift_sp"),
-        ("semantic", "paralinguistic"),
+        "System prompt of the data writer: SIFT_sp vs SIFT_ssp vs SIFT_ssp + SIT_ssp",
+        (
+            Row("sift_sp", "SIFT_sp"),
+            Row("sift_ssp", "SIFT_ssp"),
+            Row("sift_ssp+sit_ssp", "SIFT_ssp + SIT_ssp"),
+        ),
+        BOTH,
     ),
 )
 
@@ -169,44 +225,88 @@ class Cell:
     n_missing: int  # NaN scores left out (summed over seeds and parts)
 
 
+# --- columns ------------------------------------------------------------------------------------------------
 def suites_of(scores: pd.DataFrame) -> list[str | None]:
     """The suites in ``scores``, in order of first appearance ([None] without a ``suite`` column)."""
     return list(dict.fromkeys(scores["suite"])) if "suite" in scores.columns else [None]
 
 
+def composite(name: str, group: str, columns: Sequence[Column], suite: str | None, of: int = 0) -> Column:
+    """The mean of ``columns``; named with how many of ``of`` it averages when some are missing."""
+    if of and len(columns) < of:
+        name = f"{name} ({len(columns)}/{of})"
+    return Column(name, group, tuple(p for c in columns for p in c.parts), suite)
+
+
+def task_columns(scores: pd.DataFrame, group: str, suite: str | None) -> list[Column]:
+    """One column per semantic task and ``overall``, their mean (our pooled view of a suite)."""
+    cols = [Column(t, group, ((t, None),), suite) for t in SEMANTIC_TASKS if (scores["task"] == t).any()]
+    return cols + [composite("overall", group, cols, suite)] if cols else []
+
+
+def voicebench_columns(scores: pd.DataFrame, suite: str | None) -> list[Column]:
+    """The paper's VoiceBench columns the data has, and ``overall``, their mean."""
+    present = set(scores["subset"])
+    cols = [
+        Column(s, SEMANTIC, ((None, f"voicebench/{s}"),), suite)
+        for s in VOICEBENCH_SUBSETS
+        if f"voicebench/{s}" in present
+    ]
+    return cols + [composite("overall", SEMANTIC, cols, suite, len(VOICEBENCH_SUBSETS))] if cols else []
+
+
+def airbench_columns(scores: pd.DataFrame, suite: str | None) -> list[Column]:
+    """The paper's six AIR-Bench columns the data has, their ``average``, then any other loaded task."""
+    present = set(scores["subset"].dropna())
+    paper = [
+        Column(name, PARALINGUISTIC, ((None, f"airbench/{task}"),), suite)
+        for name, task in AIRBENCH_TASKS
+        if f"airbench/{task}" in present
+    ]
+    known = {f"airbench/{task}" for _, task in AIRBENCH_TASKS}
+    extra = [
+        Column(s.removeprefix("airbench/"), PARALINGUISTIC, ((None, s),), suite)
+        for s in sorted(present - known)
+    ]
+    average = [composite("average", PARALINGUISTIC, paper, suite, len(AIRBENCH_TASKS))] if paper else []
+    return paper + average + extra
+
+
+def subset_columns(scores: pd.DataFrame, suite: str | None) -> list[Column]:
+    """One column per subset of the paralinguistic task and ``average``, their mean."""
+    subsets = sorted(scores.loc[scores["task"] == PARALINGUISTIC_TASK, "subset"].dropna().unique())
+    cols = [Column(s, PARALINGUISTIC, ((PARALINGUISTIC_TASK, s),), suite) for s in subsets]
+    return cols + [composite("average", PARALINGUISTIC, cols, suite)] if cols else []
+
+
 def suite_columns(scores: pd.DataFrame, group: str, suite: str | None) -> list[Column]:
-    """One suite's columns of a group, named without a suite prefix (composite last)."""
-    whole = suite in PARALINGUISTIC_SUITES
-    if group == "semantic":
-        tasks = [] if whole else [t for t in SEMANTIC_TASKS if (scores["task"] == t).any()]
-        cols = [Column(t, group, ((t, None),), suite) for t in tasks]
-        composite = Column("overall", group, tuple((t, None) for t in tasks), suite)
-    else:  # paralinguistic
-        task = None if whole else PARALINGUISTIC_TASK
-        chosen = scores if whole else scores[scores["task"] == PARALINGUISTIC_TASK]
-        subsets = sorted(chosen["subset"].dropna().unique())
-        cols = [Column(s, group, ((task, s),), suite) for s in subsets]
-        composite = Column("average", group, tuple((task, s) for s in subsets), suite)
-    return cols + [composite] if cols else []
+    """One suite's columns of a group, named without a suite prefix (see the module docstring)."""
+    if suite == "airbench":  # the paper's paralinguistic group as a whole
+        return airbench_columns(scores, suite) if group == PARALINGUISTIC else []
+    if group == PARALINGUISTIC:
+        return subset_columns(scores, suite)
+    if suite == "voicebench":
+        return voicebench_columns(scores, suite) if group == SEMANTIC else task_columns(scores, POOLED, suite)
+    return task_columns(scores, SEMANTIC, suite) if group == SEMANTIC else []  # its tasks are its view
 
 
 def columns_for(scores: pd.DataFrame, group: str) -> list[Column]:
     """The columns of a group for the tasks and subsets present in ``scores``, suite by suite (composites
-    last in each); with several suites every name carries its suite (``voicebench/mcq``)."""
-    if group not in ("semantic", "paralinguistic"):
-        raise ValueError(f"unknown column group {group!r}; known: semantic, paralinguistic")
+    after their columns); with several suites every name carries its suite (``voicebench/mmsu``)."""
+    if group not in GROUPS:
+        raise ValueError(f"unknown column group {group!r}; known: {', '.join(GROUPS)}")
     suites = suites_of(scores)
     columns = []
     for suite in suites:
         mine = scores if suite is None else scores[scores["suite"] == suite]
         for column in suite_columns(mine, group, suite):
             if len(suites) > 1:
-                name = f"{suite}/{column.name.removeprefix(f'{suite}/')}"
-                column = Column(name, column.group, column.parts, column.suite)
+                column = Column(f"{suite}/{column.name}", column.group, column.parts, column.suite)
             columns.append(column)
     return columns
 
 
+# --- cells and tables ---------------------------------------------------------------------------------------
 def part_scores(scores: pd.DataFrame, task: str | None, subset: str | None, suite: str | None = None):
     """Rows of one part: seed, item, score and whether the item applies to the system."""
     chosen = pd.Series(True, index=scores.index)
@@ -255,20 +355,18 @@ def build_table(
     ``systems_run``: the systems the active profile evaluates; a row's system outside it is "not run"."""
     columns = [c for g in spec.groups for c in columns_for(scores, g)]
     rows = []
-    for system in spec.rows:
-        mine = scores[scores["system"] == system]
-        ran = system in systems_run and len(mine) > 0
+    for row in spec.rows:
+        mine = scores[scores["system"] == row.system]
+        ran = row.system in systems_run and len(mine) > 0
         note = "run" if ran else "not run"  # never empty: an all-blank column reads as a lost value
         for column in columns:
-            c = (
-                cell(mine, column, confidence, resamples, seed)
-                if ran
-                else Cell(math.nan, math.nan, math.nan, "", 0, 0, 0)
-            )
+            c = cell(mine, column, confidence, resamples, seed) if ran else Cell(*[math.nan] * 3, "", 0, 0, 0)
             rows.append(
                 {
                     "table": spec.number,
-                    "system": system,
+                    "section": row.section,
+                    "label": row.label,
+                    "system": row.system,
                     "group": column.group,
                     "column": column.name,
                     "mean": c.mean * SCALE,
@@ -282,13 +380,7 @@ def build_table(
                     "confidence": confidence,
                 }
             )
-    return pd.DataFrame(
-        rows,
-        columns=[
-            "table", "system", "group", "column", "mean", "low", "high",
-            "method", "n_seeds", "n_items", "n_missing", "note", "confidence",
-        ],
-    )  # fmt: skip
+    return pd.DataFrame(rows, columns=LONG_COLUMNS)
 
 
 def build_tables(
@@ -307,9 +399,10 @@ def build_tables(
 def every_system(
     scores: pd.DataFrame, confidence: float = 0.95, resamples: int = 1000, seed: int = 0
 ) -> pd.DataFrame:
-    """Every system's cells over every column, by the tables' rules (``table`` 0): the per-task figure."""
+    """Every system's cells over every column of every group, the pooled view included, by the tables'
+    rules (``table`` 0): the per-task figure."""
     systems = tuple(sorted(scores["system"].unique()))
-    spec = TableSpec(0, "every system", systems, ("semantic", "paralinguistic"))
+    spec = TableSpec(0, "every system", tuple(Row(s, s) for s in systems), GROUPS)
     return build_table(scores, spec, systems, confidence, resamples, seed)
 
 
@@ -332,11 +425,12 @@ def format_cell(mean: float, low: float, high: float, method: str = "") -> str:
 
 
 def table_markdown(table: pd.DataFrame, spec: TableSpec, profile: str) -> str:
-    """The table as Markdown: systems as rows, ``group: column`` as columns, ``mean [low, high]`` cells."""
+    """The table as Markdown: the paper's rows (its row group and name, our system), ``group: column`` as
+    columns, ``mean [low, high]`` cells."""
     if table.empty:
         return f"# Table {spec.number}: {spec.title}\n\nNo scores for this table's columns.\n"
     wide = table.assign(
-        label=table["group"] + ": " + table["column"],
+        header=table["group"] + ": " + table["column"],
         text=[
             format_cell(m, lo, hi, how)
             for m, lo, hi, how in zip(
@@ -344,14 +438,22 @@ def table_markdown(table: pd.DataFrame, spec: TableSpec, profile: str) -> str:
             )
         ],
     )
-    order = list(dict.fromkeys(wide["label"]))
-    grid = wide.pivot(index="system", columns="label", values="text").reindex(index=list(spec.rows))[order]
+    order = list(dict.fromkeys(wide["header"]))
+    grid = wide.pivot(index="system", columns="header", values="text").reindex(index=list(spec.systems))[
+        order
+    ]
     info = wide.groupby("system", sort=False).agg(
         seeds=("n_seeds", "max"),
         interval=("method", lambda m: next((x for x in m if x and x != NOT_APPLICABLE), "")),
         note=("note", "first"),
     )
-    grid = grid.join(info).reset_index()
+    rows = pd.DataFrame(
+        {"section": [r.section for r in spec.rows], "paper row": [r.label for r in spec.rows]},
+        index=pd.Index(spec.systems, name="system"),
+    )
+    if not rows["section"].any():
+        rows = rows.drop(columns="section")
+    grid = rows.join(grid).join(info).reset_index()[[*rows.columns, "system", *order, *info.columns]]
     return (
         f"# Table {spec.number}: {spec.title}\n\n"
         f"Profile {profile}. Scores x100, mean [{table['confidence'].iloc[0]:.0%} interval]; the interval"

@@ -99,20 +99,11 @@ def heatmap_figure(examples: str | os.PathLike, utterance: str | None = None, ti
     if not ids:
         raise ValueError(f"{examples} holds no example utterances")
     utt = utterance or ids[0]
+    from speechalign.alas.run import similarity_heatmaps  # one drawing, shared with `speechalign alas run`
+
     layers, sims = data[f"{utt}/layers"], data[f"{utt}/similarity"].astype(np.float32)  # (K,), (K, A, T)
     paths, reference = data[f"{utt}/paths"], data[f"{utt}/reference_tokens"]  # (L, A), (A,)
-    fig, axes = plt.subplots(1, len(layers), figsize=(3.0 * len(layers), 2.8), squeeze=False)
-    for ax, layer, sim in zip(axes[0], layers, sims, strict=True):
-        image = ax.imshow(sim.T, origin="lower", aspect="auto", cmap="viridis", interpolation="nearest")
-        ax.plot(reference, color="white", lw=1.2, label="reference")
-        ax.plot(paths[layer], color="red", lw=1.0, label="MAS")
-        ax.set(title=f"layer {int(layer)}", xlabel="audio position")
-        fig.colorbar(image, ax=ax, fraction=0.046, pad=0.02)
-    axes[0][0].set_ylabel("transcript token")
-    axes[0][0].legend(fontsize=7, loc="upper left")
-    fig.suptitle(title or utt, fontsize=9)
-    fig.tight_layout()
-    return fig
+    return similarity_heatmaps(layers, sims, paths, reference, title or utt)
 
 
 def agreement_table(summaries: Sequence[str | os.PathLike]) -> pd.DataFrame:

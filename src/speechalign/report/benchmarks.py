@@ -1,6 +1,7 @@
-"""Evaluation report: AZEROS Tables 3-7 as files, a figure of every system's per-task scores with their
-intervals, and the project's own figure: the ALAS-by-layer curves of the TSIT, SIT and SIFT variants beside
-their benchmark scores. Reads the evaluate stage's files; every number comes from speechalign.evaluate."""
+"""Evaluation report: AZEROS Tables 3-7 (the paper's numbering and rows) as files, a figure of every system's
+per-column scores with their intervals (our pooled task view included), and the project's own figure: the
+ALAS-by-layer curves of the TSIT, SIT and SIFT variants beside their benchmark scores. Reads the evaluate
+stage's files; every number comes from speechalign.evaluate."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ PARADIGMS = T.PARADIGMS
 
 def read_cells(path: str | os.PathLike) -> pd.DataFrame:
     """A long-form table file of the evaluate stage (``tables.csv``, ``systems.csv``); empty text stays ""."""
-    return pd.read_csv(path).fillna({"method": "", "note": ""})
+    return pd.read_csv(path).fillna({"method": "", "note": "", "section": "", "label": ""})
 
 
 def read_tables(path: str | os.PathLike) -> dict[int, pd.DataFrame]:
@@ -106,7 +107,7 @@ def alas_vs_benchmark_figure(
     alas: pd.DataFrame, cells: pd.DataFrame, variants: Sequence[str] = PARADIGMS, title: str = ""
 ) -> Figure:
     """Left: ALAS by layer (tokens, lower is better, 95% band; dashed: the uniform path) of each variant.
-    Right: the same variants' benchmark scores (semantic overall and each semantic task, x100, intervals).
+    Right: the same variants' benchmark scores (each semantic column and the overall, x100, intervals).
     A variant without ALAS results is named in the left panel instead of drawn."""
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8), gridspec_kw={"width_ratios": [1.2, 1]})
     missing = []
@@ -136,7 +137,7 @@ def alas_vs_benchmark_figure(
         right.bar(x, rows["mean"], width, color=f"C{i}", label=variant)
         right.errorbar(x, rows["mean"], yerr=err, fmt="none", ecolor="0.2", lw=0.8, capsize=2)
     right.set_xticks(np.arange(len(columns)), columns, fontsize=8)
-    right.set(ylabel="score x100 (higher is better)", title="spoken benchmark (semantic tasks)")
+    right.set(ylabel="score x100 (higher is better)", title="spoken benchmark (semantic columns)")
     if len(semantic):
         right.set_ylim(*score_range(semantic))
     right.text(0.01, 0.99, "intervals cut at the score range", transform=right.transAxes, fontsize=6,

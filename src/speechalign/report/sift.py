@@ -30,10 +30,10 @@ def target_statistics(targets: pd.DataFrame) -> pd.DataFrame:
 
 def target_examples(targets: pd.DataFrame, per_mode: int = 2) -> pd.DataFrame:
     """The first ``per_mode`` training items of every mode (by id, so every run shows the same ones), with
-    what the writer LLM saw and what it wrote."""
+    what the writer LLM saw (its system prompt: the paper's for the ssp modes) and what it wrote."""
     train = targets[targets["split"] == "train"].sort_values(["mode", "id"])
     examples = train.groupby("mode", sort=True).head(per_mode)
-    return examples[["mode", "id", "system", "instruction", "writer_input", "target", "truncated"]]
+    return examples[["mode", "id", "writer_system", "instruction", "writer_input", "target", "truncated"]]
 
 
 def run_name(path: str | os.PathLike) -> tuple[str, int | None]:

@@ -1,29 +1,34 @@
 """SIFT training targets: the frozen instruct LLM's own answers, per AZEROS data mode.
 
-A mode fixes what the LLM reads (the *writer prompt*) and what the speech LLM will later read (the *speech
-prompt*: the same system prompt and instruction, with the audio where the text was):
+A mode fixes what the LLM reads (the *writer prompt*: a system prompt and a user message) and what the speech
+LLM will later read (the *speech prompt*: the backends' system prompt and the instruction, with the audio
+where the text was):
 
-=========  =======================================================  ==================  ==============
-mode       writer user message                                      system prompt       target
-=========  =======================================================  ==================  ==============
-tsit_s     (none: no generation)                                    backends'           the transcript
-sit_s      ``transcript`` + "\\n" + "Repeat the above content."     backends'           LLM output
-sift_s     ``transcript``                                           backends'           LLM output
-sit_sp     ``<audio><meta>M</meta><text>t</text></audio>`` + SIT    backends'           LLM output
-sift_sp    ``<audio><meta>M</meta><text>t</text></audio>``          backends'           LLM output
-sit_ssp    as sit_sp                                                virtual human       LLM output
-sift_ssp   as sift_sp                                               virtual human       LLM output
-=========  =======================================================  ==================  ==============
+=========  ===================================================  ===========  ===========  ==============
+mode       writer user message                                  writer sys.  instruction  target
+=========  ===================================================  ===========  ===========  ==============
+tsit_s     (none: no generation)                                -            ASR (drawn)  the transcript
+sit_s      ``transcript`` + " " + "Repeat the above content."   backends'    the repeat   LLM output
+sift_s     ``transcript``                                       backends'    none         LLM output
+sit_sp     ``<audio><meta>M</meta><text>t</text></audio>`` SIT  backends'    SIT          LLM output
+sift_sp    ``<audio><meta>M</meta><text>t</text></audio>``      backends'    none         LLM output
+sit_ssp    as sit_sp                                            the paper's  SIT          LLM output
+sift_ssp   as sift_sp                                           the paper's  none         LLM output
+=========  ===================================================  ===========  ===========  ==============
 
 ``M`` is ``age: .., gender: .., emotion: ..`` with unknown values dropped; ``t`` is the lower-cased
-transcript; SIT is "Describe all information you can hear." (params ``sift.sit_instruction``). tsit_s's
+transcript; SIT is "Describe all information you can hear." (params ``sift.sit_instruction``), joined to the
+content by a space as in the paper's examples (its appendix A) and the authors' generation script. tsit_s's
 speech prompt carries an ASR instruction drawn per utterance (seeded) from ``sift.asr_instructions``.
 
-The system prompt is always explicit: the backends' ``system_prompt`` (params ``backends.system_prompt``, what
-the composed model is prompted with at inference) for the s/sp modes, the virtual-human prompt for ssp.
-SmolLM2's template would insert its own default when none is given
-(docs/facts.md#chat-template-system-prompt);
-``speechalign.backends.chat_prompt`` renders every prompt, for targets, training and inference alike.
+The ssp modes' system prompt (params ``sift.virtual_human_prompt``: the paper's, from its appendix A) is
+given to the *writer only*: it is what makes their targets information-sparse. The speech prompt of every
+mode, the one training and inference render, carries the backends' system prompt (params
+``backends.system_prompt``) and no ssp one (the paper's Figure 4 and the authors' trainer have no system turn
+for it). ``Target.system`` is that speech-prompt system prompt, ``Target.writer_system`` the writer's. The
+system prompt is always explicit: SmolLM2's template would insert its own default when none is given
+(docs/facts.md#chat-template-system-prompt); ``speechalign.backends.chat_prompt`` renders every prompt, for
+targets, training and inference alike.
 
 Generation is greedy, batched with left padding. A target whose end token never came within
 ``max_new_tokens`` is kept with ``truncated: true`` (the truncation marker) and training then gives it no
@@ -82,12 +87,13 @@ class Target:
     id: str
     mode: str
     split: str
-    system: str  # system prompt, always rendered explicitly
+    system: str  # the speech prompt's system prompt (training and inference): the backends', every mode
     instruction: str | None  # text after the audio in the user message; None for SIFT modes
     writer_input: str  # the user message the LLM answered (the transcript for tsit_s)
     target: str
     truncated: bool  # the end token never came: training adds no end-of-sequence token
     new_tokens: int
+    writer_system: str = ""  # the system prompt the LLM answered under (ssp: the paper's virtual human)
 
 
 # --- prompts ------------------------------------------------------------------------------------------------
@@ -119,7 +125,7 @@ def asr_instruction(utt_id: str, instructions: Sequence[str], seed: int) -> str:
 
 
 def writer_prompt(utt, mode: str, params: Mapping) -> tuple[str, str | None, str]:
-    """``(system, instruction, writer user message)`` for one utterance in one mode."""
+    """``(writer system prompt, instruction, writer user message)`` for one utterance in one mode."""
     spec = mode_spec(mode)
     if not utt.text or not utt.text.strip():
         raise UserFacingError(f"{utt.id}: empty transcript; SIFT targets need one")
@@ -130,7 +136,7 @@ def writer_prompt(utt, mode: str, params: Mapping) -> tuple[str, str | None, str
     instruction = None
     if spec.instructed:
         instruction = params["sit_instruction"] if spec.paralinguistic else params["repeat_instruction"]
-    user = content if instruction is None else f"{content}\n{instruction}"
+    user = content if instruction is None else f"{content} {instruction}"
     return system, instruction, user
 
 
@@ -362,13 +368,16 @@ def make_targets(
         if cache is not None:
             log.info("%s: %d from the cache, %d generated", mode, len(keys) - len(todo), len(todo))
     targets = []
-    for utt, (system, instruction, user), key in zip(utterances, prompts, keys, strict=True):
+    for utt, (writer_system, instruction, user), key in zip(utterances, prompts, keys, strict=True):
         if spec.generated:
             g = done_now.get(key) or cache.get(key)  # type: ignore[union-attr]
             text, truncated, n = g["text"], g["truncated"], g["new_tokens"]
         else:
             text, truncated, n = utt.text.strip(), False, 0
-        targets.append(Target(utt.id, mode, utt.split, system, instruction, user, text, truncated, n))
+        system = params["system_prompt"]  # the speech prompt's: never the writer's ssp one
+        targets.append(
+            Target(utt.id, mode, utt.split, system, instruction, user, text, truncated, n, writer_system)
+        )
     return targets
 
 

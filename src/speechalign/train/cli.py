@@ -43,6 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     fit.add_argument("--llm", required=True, help="frozen LM reference")
     fit.add_argument("--encoder", required=True, help="Whisper reference (recorded in the checkpoint)")
     fit.add_argument("--device", help="override params train.device: auto, cpu or cuda")
+    fit.add_argument("--live", choices=["dvclive", "none"], help="live curves (default: params train.live)")
     add_section_options(fit, "train", "backends")  # backends: its user-message layout
 
     qa = steps.add_parser("spoken-qa", help="score a trained (or untrained) model on held-out spoken QA")
@@ -70,10 +71,12 @@ def run_fit(args: argparse.Namespace) -> None:
     backends = section(args, "backends")
     params = section(args, "train")
     params = {**params, "device": args.device or params["device"]}
+    live = args.live or params.pop("live", "none")  # how to log, not how to train: kept out of the run's hash
     seed = params["seeds"][0] if args.seed is None else args.seed
     run_variant(
         args.variant,
-        {**params, "seed": seed, "layout": backends["layout"]},  # the backends' user-message layout
+        # the backends' chat settings: inference renders the same speech prompt
+        {**params, "seed": seed, "layout": backends["layout"], "system_prompt": backends["system_prompt"]},
         args.targets,
         args.features,
         args.out,
@@ -82,6 +85,7 @@ def run_fit(args: argparse.Namespace) -> None:
         encoder_ref=args.encoder,
         init=args.init,
         state_dir=args.state,
+        live=live,
     )
 
 

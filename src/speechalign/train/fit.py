@@ -28,7 +28,7 @@ import math
 import os
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import torch
@@ -43,6 +43,7 @@ from speechalign.backends.checkpoint import (
 from speechalign.backends.composed import dual_tag_ids
 from speechalign.errors import UserFacingError
 from speechalign.io import atomic_path, write_json, write_text
+from speechalign.train.live import LIVE_DIR, NoLive, open_live
 from speechalign.train.model import PromptPieces, SiftSpeechLLM, prompt_pieces
 
 log = logging.getLogger(__name__)
@@ -73,22 +74,28 @@ class Batch:
 def build_examples(
     targets: Sequence, tokenizer, layout: str, max_length: int, frames_of, stack: int, dual: bool
 ):
-    """Examples with their token pieces; drops empty targets and ones longer than ``max_length`` positions
-    (audio included). Returns (examples, counts of what was dropped)."""
-    examples, dropped = [], {"empty_target": 0, "too_long": 0}
+    """Examples with their token pieces, cut as the authors' trainer cuts them: a sequence longer than
+    ``max_length`` positions (audio included) keeps its first ``max_length``, i.e. its response is truncated
+    and then has no end token (docs/facts.md#azeros-paper-numbers-and-tables). Dropped: empty targets, and
+    those whose prompt and audio alone leave no room for a response token. Returns (examples, counts of
+    each)."""
+    examples, counts = [], {"empty_target": 0, "prompt_over_max_length": 0, "response_truncated": 0}
     slot_extra = sum(len(ids) for ids in dual_tag_ids(tokenizer)) if dual else 0  # the dual placement's tags
     for t in targets:
         if not t.target.strip():
-            dropped["empty_target"] += 1
+            counts["empty_target"] += 1
             continue
         pieces = prompt_pieces(tokenizer, t.system, t.instruction, layout, t.target, t.truncated)
-        n_frames = frames_of(t.id)
-        audio = (n_frames // stack) * (2 if dual else 1) + slot_extra
-        if len(pieces.before) + audio + len(pieces.after) + len(pieces.response) > max_length:
-            dropped["too_long"] += 1
+        audio = (frames_of(t.id) // stack) * (2 if dual else 1) + slot_extra
+        room = max_length - (len(pieces.before) + audio + len(pieces.after))
+        if room < 1:
+            counts["prompt_over_max_length"] += 1
             continue
+        if len(pieces.response) > room:
+            pieces = replace(pieces, response=pieces.response[:room])
+            counts["response_truncated"] += 1
         examples.append(Example(t.id, t.mode, t.split, pieces))
-    return examples, dropped
+    return examples, counts
 
 
 def global_batch_indices(step: int, n: int, batch_size: int, seed: int) -> list[int]:
@@ -145,7 +152,8 @@ def validation_loss(
 
 
 def learning_rate(step: int, base: float, warmup: int) -> float:
-    """Linear warmup over ``warmup`` steps, then constant (AZEROS: Adam, lr 1e-3, warmup 500)."""
+    """Linear warmup over ``warmup`` steps, then constant (AZEROS: Adam, lr 1e-3, warmup 500; the authors'
+    code then decays the rate, which we do not: docs/deviations.md)."""
     return base * min(1.0, (step + 1) / max(warmup, 1))
 
 
@@ -232,9 +240,10 @@ def train_loop(
     accelerator,
     state_dir: Path | None,
     stop_after: int | None = None,
+    live=None,
 ) -> TrainResult:
     """Train ``model.projectors`` for ``cfg['steps']`` steps; ``stop_after`` ends early (as an interruption
-    would) after saving the state."""
+    would) after saving the state. ``live`` (``speechalign.train.live``) gets each curve row when made."""
     from tqdm import tqdm
 
     if not train_examples:
@@ -247,6 +256,9 @@ def train_loop(
         restored, step, rows = loaded
         model.projectors.load_state_dict(restored.state_dict())
         log.info("resumed at step %d from %s", step, state_dir)
+    live = live or NoLive()
+    for row in rows:  # the restored curve, so a resumed run's live files hold every step
+        live.log(row)
     wrapped = accelerator.prepare(model.projectors)  # DDP when several processes: averages the gradients
     world, rank = accelerator.num_processes, accelerator.process_index
     if cfg["batch_size"] % world:
@@ -259,6 +271,7 @@ def train_loop(
                 0, math.nan, validation_loss(model, val_examples, store, accelerator, cfg["batch_size"]), 0.0
             )
         )
+        live.log(rows[-1])
     bar = tqdm(
         total=cfg["steps"],
         initial=step,
@@ -291,6 +304,7 @@ def train_loop(
         if step % cfg["eval_every"] == 0 or step == cfg["steps"]:
             val = validation_loss(model, val_examples, store, accelerator, cfg["batch_size"])
         rows.append(_row(step, train_loss, val, lr))
+        live.log(rows[-1])
         bar.update(1)
         bar.set_postfix(loss=f"{train_loss:.3f}", val=f"{val:.3f}")
         interrupted = stop_after is not None and step >= stop_after
@@ -301,6 +315,7 @@ def train_loop(
         if interrupted:
             break
     bar.close()
+    live.close()
     return TrainResult(step, rows, model.projectors)
 
 
@@ -320,7 +335,7 @@ def write_curve(folder: str | os.PathLike, rows: Sequence[dict]) -> None:
     write_text(Path(folder) / CURVE_FILE, "\n".join(lines) + "\n")
 
 
-def summarise(rows: Sequence[dict], seconds: float, dropped: Mapping, n_train: int, n_val: int) -> dict:
+def summarise(rows: Sequence[dict], seconds: float, data_counts: Mapping, n_train: int, n_val: int) -> dict:
     vals = [(r["step"], r["val_loss"]) for r in rows if not math.isnan(r["val_loss"])]
     best = min(vals, key=lambda sv: sv[1]) if vals else (None, None)
     return {
@@ -332,8 +347,26 @@ def summarise(rows: Sequence[dict], seconds: float, dropped: Mapping, n_train: i
         "seconds": round(seconds, 1),
         "train_examples": n_train,
         "val_examples": n_val,
-        "dropped": dict(dropped),
+        "data": dict(data_counts),  # per mode: examples kept, dropped (and why), responses truncated
     }
+
+
+def require_speech_system(targets: Sequence, system: str, mode: str) -> None:
+    """Training renders each target's speech prompt, which must be the inference one (the backends' system
+    prompt); targets written before the ssp writer prompt stopped reaching them must be rebuilt."""
+    other = sorted({t.system for t in targets} - {system})
+    if other:
+        raise UserFacingError(
+            f"targets of mode {mode} carry the system prompt {other[0][:60]!r}, not the backends' "
+            f"{system[:60]!r} that inference uses: rebuild them with `speechalign sift targets`"
+        )
+
+
+def report_data_counts(data_counts: Mapping[str, Mapping[str, int]]) -> None:
+    """Log, per mode, what was kept, dropped and truncated: modes must never see different items silently."""
+    for mode, counts in data_counts.items():
+        changed = {k: v for k, v in counts.items() if k != "examples" and v}
+        (log.warning if changed else log.info)("%s: %d examples %s", mode, counts["examples"], changed or "")
 
 
 # --- the stage ----------------------------------------------------------------------------------------------
@@ -387,10 +420,11 @@ def run_variant(
     stop_after: int | None = None,
     llm=None,
     tokenizer=None,
+    live: str = "none",
 ) -> dict:
     """Train one variant of ``cfg['variants']`` and write its checkpoint, curve and metrics, on
     ``cfg['device']`` (auto: the GPUs when torch sees them) in ``cfg['dtype']`` (auto: bf16 autocast on
-    GPUs)."""
+    GPUs); ``live`` (params ``train.live``) writes the curve under ``<curves>/live`` while it trains."""
     from speechalign.sift.features import FeatureStore
     from speechalign.sift.targets import read_targets
     from speechalign.train.model import load_frozen_llm
@@ -418,15 +452,17 @@ def run_variant(
         init_from(projectors, init)
     model = SiftSpeechLLM(config, llm.to(accelerator.device), tokenizer, projectors.to(accelerator.device))
 
-    train_ex, val_ex, dropped = [], [], {}
+    train_ex, val_ex, data_counts = [], [], {}
     for mode in variant["data"]:
         targets = [t for t in read_targets(Path(targets_dir) / f"{mode}.jsonl") if t.id in store.index]
-        ex, drop = build_examples(
+        require_speech_system(targets, cfg["system_prompt"], mode)
+        ex, counts = build_examples(
             targets, tokenizer, config.layout, cfg["max_length"], store.n_frames, config.stack, config.dual
         )
-        dropped[mode] = drop
+        data_counts[mode] = {"examples": len(ex), **counts}
         train_ex += [e for e in ex if e.split == "train"]
         val_ex += [e for e in ex if e.split != "train"][: cfg["val_items"]]  # held-out utterances
+    report_data_counts(data_counts)
     result = train_loop(
         model,
         train_ex,
@@ -437,8 +473,9 @@ def run_variant(
         accelerator,
         Path(state_dir) if state_dir else None,
         stop_after,
+        open_live(live if accelerator.is_main_process else "none", Path(curves) / LIVE_DIR, cfg),
     )
-    metrics = summarise(result.rows, time.perf_counter() - started, dropped, len(train_ex), len(val_ex))
+    metrics = summarise(result.rows, time.perf_counter() - started, data_counts, len(train_ex), len(val_ex))
     metrics["processes"] = accelerator.num_processes
     metrics["seed"] = cfg["seed"]
     metrics["device"], metrics["mixed_precision"] = str(accelerator.device), accelerator.mixed_precision

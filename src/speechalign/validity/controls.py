@@ -1,14 +1,22 @@
 """The validity controls: runs where the right ALAS is known before anything is measured.
 
 Positive, the oracle: the "speech" positions are the LM's own input embeddings of the transcript tokens, each
-repeated over the audio positions the reference assigns to it (the word times at the backend's frame rate),
-run through the same LM where the projected audio would be. Its alignment is the reference by construction.
+repeated over the audio positions during which that token is spoken, run through the same LM where the
+projected audio would be. The layout comes from the exact word times and the encoder's own geometry
+(``speechalign.validity.timeline``), never from the reference path it is scored against nor from the
+backend's declared frame rate, so a wrong frame length or offset in the backend shows as a high oracle ALAS.
 A sweep degrades it: Gaussian noise of growing scale (relative to the RMS of the token embeddings) or random
 time jitter (each position takes the token of a time displaced by N(0, jitter) seconds).
 
+Positive through the real audio path, the aligned model (``speechalign.validity.aligned``): this audio through
+a projector trained to map each position to the embedding of the token spoken then. The ruler runs from it to
+the untrained projector: at step w the projector output is ``(1 - w) * aligned + w * untrained`` (the
+untrained output scaled to the aligned one's RMS), so ALAS must rise with w; other models are placed on it.
+
 Negative: the audio of another utterance (cut or looped to this one's length, so the reference keeps its
 shape) against this transcript; this utterance's audio played backwards; this audio through a freshly
-initialised projector (the untrained control). ``audio``, the model as it is, is scored beside them.
+initialised projector (the untrained control). ``audio``, the model as it is, is scored beside them, and so
+is each placed model (``placed``: another composed backend with the same LM and frame rate).
 
 Every condition of one utterance keeps the real audio run's number of positions A and the transcript's
 tokens T, so all conditions share one reference path and one uniform path.
@@ -22,6 +30,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
+from torch import nn
 
 from speechalign.backends import BackendInputError, Run, SpeechLLM
 from speechalign.errors import UserFacingError
@@ -29,10 +38,12 @@ from speechalign.errors import UserFacingError
 __all__ = [
     "NEGATIVES",
     "Condition",
+    "MixedProjector",
     "conditions",
     "jittered_rows",
     "mismatched_wave",
     "oracle_embeddings",
+    "projector_swapped",
     "swapped_projector",
     "with_audio_embeddings",
 ]
@@ -42,22 +53,32 @@ NEGATIVES = ("mismatched", "reversed", "untrained")
 
 @dataclass(frozen=True)
 class Condition:
-    """One control. ``role``: positive (the noiseless oracle), sweep (a degraded oracle), negative, or model
-    (the backend as it is). ``source``: oracle, audio, mismatched, reversed or untrained."""
+    """One control. ``role``: positive (the noiseless oracle), sweep (a degraded oracle), aligned (the aligned
+    model), ruler (a step between aligned and untrained), negative, model (the backend as it is) or placed
+    (another model). ``source``: oracle, audio, aligned, ruler, mismatched, reversed, untrained or placed."""
 
     name: str
     role: str
     source: str
     noise: float = 0.0  # oracle noise std / RMS of the token embeddings
     jitter: float = 0.0  # oracle time jitter std, seconds
+    mix: float = 0.0  # ruler: share of the untrained projector's output (0: aligned, 1: untrained)
 
 
 def _level(value: float) -> str:
     return f"{value:g}"
 
 
-def conditions(noise_scales: Sequence[float], jitter_seconds: Sequence[float], negatives: Sequence[str]):
-    """The positive control, its two sweeps (levels above 0), the model, and the named negatives."""
+def conditions(
+    noise_scales: Sequence[float],
+    jitter_seconds: Sequence[float],
+    negatives: Sequence[str],
+    ruler: Sequence[float] | None = None,
+    placed: Sequence[str] = (),
+):
+    """The oracle and its two sweeps (levels above 0), the model, the aligned model and the ruler's inner
+    steps (``ruler``: mixing shares in (0, 1); None: no aligned model), the named negatives and the placed
+    models."""
     unknown = sorted(set(negatives) - set(NEGATIVES))
     if unknown:
         raise UserFacingError(f"unknown negative controls {unknown}; known: {list(NEGATIVES)}")
@@ -67,7 +88,11 @@ def conditions(noise_scales: Sequence[float], jitter_seconds: Sequence[float], n
         Condition(f"oracle-jitter-{_level(j)}", "sweep", "oracle", jitter=j) for j in jitter_seconds if j > 0
     ]
     out.append(Condition("audio", "model", "audio"))
+    if ruler is not None:
+        out.append(Condition("aligned", "aligned", "aligned"))
+        out += [Condition(f"ruler-{_level(w)}", "ruler", "ruler", mix=w) for w in sorted(ruler) if 0 < w < 1]
     out += [Condition(name, "negative", name) for name in negatives]
+    out += [Condition(f"placed:{name}", "placed", "placed") for name in placed]
     return out
 
 
@@ -124,20 +149,55 @@ def mismatched_wave(other: np.ndarray, n_samples: int) -> np.ndarray:
     return np.resize(np.asarray(other, dtype=np.float32), n_samples)
 
 
+class MixedProjector(nn.Module):
+    """``(1 - mix) * aligned(x) + mix * scale * untrained(x)``, with ``scale`` the ratio of the two outputs'
+    RMS over the sequence (so the mix changes direction, not size). ``mix = 0``: the aligned projector."""
+
+    def __init__(self, aligned: nn.Module, untrained: nn.Module, mix: float):
+        super().__init__()
+        if aligned.config.stack != untrained.config.stack:
+            raise ValueError("the aligned and untrained projectors must stack the same number of frames")
+        self.aligned, self.untrained, self.mix = aligned, untrained, float(mix)
+        self.config = aligned.config
+
+    def output_length(self, n_frames: int) -> int:
+        return self.aligned.output_length(n_frames)
+
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:  # (B, F, d) -> (B, F // stack, D)
+        aligned = self.aligned(frames)
+        if self.mix == 0:
+            return aligned
+        untrained = self.untrained(frames)
+        scale = aligned.pow(2).mean().sqrt() / untrained.pow(2).mean().sqrt().clamp_min(1e-12)
+        return (1 - self.mix) * aligned + self.mix * scale * untrained
+
+
 @contextlib.contextmanager
-def swapped_projector(backend: SpeechLLM, seed: int) -> Iterator[None]:
-    """Inside the block the backend's projector is a freshly initialised one (the untrained control)."""
+def projector_swapped(backend: SpeechLLM, projector: nn.Module) -> Iterator[None]:
+    """Inside the block the backend's (semantic) projector is ``projector``."""
+    own = getattr(backend, "projector", None)
+    if own is None:
+        raise BackendInputError(f"{type(backend).__name__} has no projector to swap")
+    backend.projector = projector.eval()
+    try:
+        yield
+    finally:
+        backend.projector = own
+
+
+def untrained_projector(backend: SpeechLLM, seed: int) -> nn.Module:
+    """A freshly initialised projector of the backend's projector's shape (the untrained control)."""
     projector = getattr(backend, "projector", None)
     if projector is None:
         raise BackendInputError(
             f"{type(backend).__name__} has no projector to swap: drop 'untrained' from validity.negatives"
         )
-    fresh = type(projector).initialised(projector.config, seed=seed)
-    backend.projector = fresh.eval()
-    try:
-        yield
-    finally:
-        backend.projector = projector
+    return type(projector).initialised(projector.config, seed=seed)
+
+
+def swapped_projector(backend: SpeechLLM, seed: int):
+    """Inside the block the backend's projector is a freshly initialised one (the untrained control)."""
+    return projector_swapped(backend, untrained_projector(backend, seed))
 
 
 def condition_seed(seed: int, utterance_index: int, condition_index: int) -> np.random.Generator:

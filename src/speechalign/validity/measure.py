@@ -1,5 +1,9 @@
 """Score every control of every utterance under every normalisation: one tidy table.
 
+The reference path comes from ``reference_path`` at the backend's declared frame rate and offset (what the
+ALAS stage does); the oracle's layout comes from ``speechalign.validity.timeline`` (the encoder's geometry and
+the exact word times), so the two agree only when the backend's timing is right (``timing_check``).
+
 For each condition (``speechalign.validity.controls``) the fitted normalisations get statistics fitted on that
 condition's own audio runs (and on the text runs, shared by all conditions), as they would be on a model's
 corpus: a first pass feeds the moment accumulator, a second one scores. Hidden states live one run at a time.
@@ -34,22 +38,26 @@ from speechalign.metrics.alas import (
 )
 from speechalign.validity.controls import (
     Condition,
+    MixedProjector,
     condition_seed,
     jittered_rows,
     mismatched_wave,
     oracle_embeddings,
-    swapped_projector,
+    projector_swapped,
+    untrained_projector,
     with_audio_embeddings,
 )
+from speechalign.validity.timeline import position_centres, spoken_tokens
 
 log = logging.getLogger(__name__)
 
 TABLE_COLUMNS = [
     "utterance",
-    "condition",  # oracle, oracle-noise-<s>, oracle-jitter-<s>, audio, mismatched, reversed, untrained
-    "role",  # positive, sweep, model, negative
+    "condition",  # oracle, oracle-noise-<s>, oracle-jitter-<s>, audio, aligned, ruler-<w>, mismatched, ...
+    "role",  # positive, sweep, model, aligned, ruler, negative, placed
     "noise",  # oracle noise std / RMS of the token embeddings (0 elsewhere)
     "jitter",  # oracle time jitter std in seconds (0 elsewhere)
+    "mix",  # ruler step: share of the untrained projector's output (aligned 0, untrained 1; NaN elsewhere)
     "normalisation",
     "layer",  # 0 = embedding output
     "alas_tokens",  # mean |MAS path - reference| in tokens (lower is better)
@@ -58,6 +66,8 @@ TABLE_COLUMNS = [
     "uniform_words",
     "calibrated_tokens",  # alas_tokens / uniform_tokens (< 1: better than the diagonal)
     "diagonal_contrast",  # MAS-free: mean similarity on reference cells - matrix mean (higher: better)
+    "hub_share",  # share of audio positions on the MAS path's most used token
+    "k_skewness",  # skewness of the k-occurrence counts (speechalign.metrics.alas.hubness)
     "n_audio",
     "n_text",
 ]
@@ -73,6 +83,8 @@ class Prepared:
     audio: Run
     text: Run
     reference: ReferencePath
+    word_times: np.ndarray  # (W, 2) exact seconds
+    word_chars: np.ndarray  # (W, 2) character spans in the transcript
 
 
 def prepare(backend: SpeechLLM, utterance, task: str, prompts: Mapping[str, str]) -> Prepared:
@@ -81,19 +93,46 @@ def prepare(backend: SpeechLLM, utterance, task: str, prompts: Mapping[str, str]
     audio = backend.audio_run(wave, instruction)
     text = backend.text_run(utterance.text, instruction)
     times, words = oracle_word_times(utterance)
+    chars = word_char_spans(utterance.text, words)
     reference = reference_path(
         word_times=times,
-        word_char_spans=word_char_spans(utterance.text, words),
+        word_char_spans=chars,
         token_char_spans=text.token_char_spans,
         n_audio=audio.span_length,
         frame_seconds=backend.frame_seconds,
         offset_seconds=backend.offset_seconds,
     )
-    return Prepared(utterance.id, instruction, wave, audio, text, reference)
+    return Prepared(utterance.id, instruction, wave, audio, text, reference, times, chars)
+
+
+def oracle_rows(backend: SpeechLLM, p: Prepared) -> np.ndarray:
+    """The token spoken at each audio position, ``(A,)``, from the exact times and the encoder's geometry
+    (never from ``p.reference``)."""
+    centres = position_centres(backend, p.audio.span_length)
+    return spoken_tokens(p.word_times, p.word_chars, p.text.token_char_spans, centres)
+
+
+@dataclass
+class Projectors:
+    """The projectors the aligned and ruler conditions mix (``aligned`` None: no such conditions)."""
+
+    aligned: torch.nn.Module | None
+    untrained: torch.nn.Module | None
+
+
+def _projected_run(backend: SpeechLLM, p: Prepared, projector) -> Run:
+    with projector_swapped(backend, projector):
+        return backend.audio_run(p.wave, p.instruction)
 
 
 def condition_run(
-    backend: SpeechLLM, prepared: Sequence[Prepared], u: int, condition: Condition, rng, seed: int
+    backend: SpeechLLM,
+    prepared: Sequence[Prepared],
+    u: int,
+    condition: Condition,
+    rng,
+    projectors: Projectors,
+    placed: Mapping[str, SpeechLLM],
 ) -> Run:
     """The audio-side run of ``condition`` for utterance ``u`` (its A positions, its prompt)."""
     p = prepared[u]
@@ -102,7 +141,7 @@ def condition_run(
     if condition.source == "oracle":
         start, stop = p.text.span
         tokens = p.text.payload["inputs_embeds"][0, start:stop]  # (T, D) the LM's own token embeddings
-        rows = jittered_rows(p.reference.token_per_row, condition.jitter / backend.frame_seconds, rng)
+        rows = jittered_rows(oracle_rows(backend, p), condition.jitter / backend.frame_seconds, rng)
         return with_audio_embeddings(p.audio, oracle_embeddings(tokens, rows, condition.noise, rng))
     if condition.source == "reversed":
         run = backend.audio_run(np.ascontiguousarray(p.wave[::-1]), p.instruction)
@@ -110,8 +149,12 @@ def condition_run(
         other = prepared[(u + 1) % len(prepared)].wave  # the next utterance's audio
         run = backend.audio_run(mismatched_wave(other, len(p.wave)), p.instruction)
     elif condition.source == "untrained":
-        with swapped_projector(backend, seed):
-            run = backend.audio_run(p.wave, p.instruction)
+        run = _projected_run(backend, p, projectors.untrained)
+    elif condition.source in ("aligned", "ruler"):
+        mixed = MixedProjector(projectors.aligned, projectors.untrained, condition.mix)
+        run = _projected_run(backend, p, mixed)
+    elif condition.source == "placed":
+        run = placed[condition.name.removeprefix("placed:")].audio_run(p.wave, p.instruction)
     else:
         raise ValueError(f"unknown condition source {condition.source!r}")
     if run.span_length != p.audio.span_length:
@@ -146,12 +189,18 @@ def utterance_rows(
                     "role": condition.role,
                     "noise": condition.noise,
                     "jitter": condition.jitter,
+                    "mix": _mix(condition),
                     "normalisation": name,
                     **result.layer_scores(layer),  # calibrated_words too; TABLE_COLUMNS leaves it out
                     "diagonal_contrast": float(contrast[layer]),
                 }
             )
     return rows
+
+
+def _mix(condition: Condition) -> float:
+    """A condition's place on the ruler: aligned 0, ruler steps their share, untrained 1, others NaN."""
+    return {"aligned": 0.0, "ruler": condition.mix, "untrained": 1.0}.get(condition.source, float("nan"))
 
 
 @torch.no_grad()
@@ -164,8 +213,13 @@ def validate_corpus(
     normalisations: Sequence[str],
     components: int,
     seed: int,
+    aligned: torch.nn.Module | None = None,
+    placed: Mapping[str, SpeechLLM] | None = None,
 ) -> tuple[pd.DataFrame, list[dict]]:
-    """The tidy table (``TABLE_COLUMNS``) and the rejected utterances ``[{utterance, reason}]``."""
+    """The tidy table (``TABLE_COLUMNS``) and the rejected utterances ``[{utterance, reason}]``.
+
+    ``aligned``: the aligned projector (needed by the aligned and ruler conditions); ``placed``: the backends
+    of the placed models by name (same LM as ``backend``)."""
     unknown = sorted(set(normalisations) - set(NORMALISATION_KINDS))
     if unknown:
         raise BackendInputError(
@@ -182,6 +236,10 @@ def validate_corpus(
         raise BackendInputError(
             f"validity needs at least 2 usable utterances (mismatched pairs); got {len(prepared)}"
         )
+    needs_untrained = any(c.source in ("untrained", "aligned", "ruler") for c in conditions)
+    projectors = Projectors(aligned, untrained_projector(backend, seed) if needs_untrained else None)
+    if projectors.aligned is None and any(c.source in ("aligned", "ruler") for c in conditions):
+        raise BackendInputError("the aligned and ruler conditions need the aligned projector")
     fitted = any(NORMALISATION_KINDS[n] == "fitted" for n in normalisations)
     text_stats = fit_role((backend.prefill(p.text) for p in prepared), components) if fitted else None
     rows: list[dict[str, Any]] = []
@@ -189,7 +247,8 @@ def validate_corpus(
 
         def audio_hidden(u: int, c: int = c, condition: Condition = condition):  # (L+1, A, D)
             rng = condition_seed(seed, u, c)  # the same noise draws in the fitting and the scoring pass
-            return backend.prefill(condition_run(backend, prepared, u, condition, rng, seed))
+            run = condition_run(backend, prepared, u, condition, rng, projectors, placed or {})
+            return backend.prefill(run)
 
         statistics = None
         if fitted:

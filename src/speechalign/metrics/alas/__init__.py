@@ -17,6 +17,7 @@ transcript position (``similarity``, audio-major ``(L, A, T)``), the maximum-sum
 ([[0, 0, 1, 1]], 0.0)
 """
 
+from speechalign.metrics.alas.hubness import Hubness, hubness
 from speechalign.metrics.alas.mas import maximum_path, path_score
 from speechalign.metrics.alas.normalisations import (  # registers corpus-centred, pc-removed, standardised
     CorpusStatistics,
@@ -32,6 +33,7 @@ from speechalign.metrics.alas.score import (
     AlasScores,
     alas,
     best_layer,
+    mean_alas,
     pooled_alas,
     uniform_path,
 )
@@ -49,6 +51,7 @@ __all__ = [
     "AlasResult",
     "AlasScores",
     "CorpusStatistics",
+    "Hubness",
     "MomentAccumulator",
     "RoleStatistics",
     "ReferencePath",
@@ -56,7 +59,9 @@ __all__ = [
     "best_layer",
     "diagonal_contrast",
     "fit_statistics",
+    "hubness",
     "maximum_path",
+    "mean_alas",
     "path_score",
     "pooled_alas",
     "reference_path",

@@ -2,7 +2,8 @@
 
 For one layer with MAS path ``p`` and reference path ``r`` over ``A`` audio positions::
 
-    ALAS = (1 / A) * sum_i |p_i - r_i|            (token units; word units map both through token -> word)
+    ALAS = (1 / A) * sum_i |p_i - r_i|            (token units)
+    ALAS_words = (1 / A) * sum_i |w(p_i) - w(r_i)|  (word units: w maps a token to its word)
     ALAS_uniform = the same for the uniform path u_i = round(i * (T - 1) / (A - 1))
     calibrated = ALAS / ALAS_uniform
 
@@ -10,9 +11,15 @@ Lower is better for all three: 0 means the path is the reference; a calibrated s
 aligns better than a straight diagonal, above 1 worse. The calibrated score is NaN where the uniform path is
 already perfect (``ALAS_uniform == 0``).
 
+Word units compare the word of the path's token with the word of the reference token, so a path equal to the
+reference scores 0 in words as in tokens. Where two words share one token (a word with no token of its own),
+they count as one unit: the rows of the tokenless word are at the word of the token that carries it (not at
+the word the clock says, which no path could reach).
+
 The math exists once: ``_alas_update`` turns paths into summable counts (distance sums and row counts),
-``_alas_compute`` finishes counts into scores. A corpus score is a ratio of sums over its utterances
-(``pooled_alas``): utterances weigh by their audio length, not a mean of per-utterance means.
+``_alas_compute`` finishes counts into scores. Two corpus aggregations, both named wherever reported:
+``pooled_alas``, a ratio of sums over utterances (utterances weigh by their audio length; ours), and
+``mean_alas``, the average of per-utterance ALAS (what the ALAS paper reports).
 """
 
 from __future__ import annotations
@@ -21,11 +28,21 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from speechalign.metrics.alas.hubness import Hubness, hubness
 from speechalign.metrics.alas.mas import maximum_path
 from speechalign.metrics.alas.reference import ReferencePath
 from speechalign.metrics.alas.similarity import similarity
 
-__all__ = ["AlasCounts", "AlasResult", "AlasScores", "alas", "best_layer", "pooled_alas", "uniform_path"]
+__all__ = [
+    "AlasCounts",
+    "AlasResult",
+    "AlasScores",
+    "alas",
+    "best_layer",
+    "mean_alas",
+    "pooled_alas",
+    "uniform_path",
+]
 
 
 @dataclass(frozen=True)
@@ -76,6 +93,7 @@ class AlasResult:
     reference: ReferencePath
     counts: AlasCounts
     scores: AlasScores
+    hubness: Hubness
 
     @property
     def n_layers(self) -> int:
@@ -95,6 +113,8 @@ class AlasResult:
             "calibrated_words": float(s.calibrated_words[layer]),
             "n_audio": self.n_audio,
             "n_text": self.n_text,
+            "hub_share": float(self.hubness.hub_share[layer]),
+            "k_skewness": float(self.hubness.k_skewness[layer]),
         }
 
 
@@ -116,11 +136,12 @@ def _alas_update(paths: np.ndarray, reference: ReferencePath) -> AlasCounts:
     """Distance sums of the paths ``(L, A)`` and of the uniform path from the reference."""
     token_word = reference.token_word  # (T,)
     uniform = uniform_path(reference.n_audio, reference.n_text)  # (A,)
+    reference_words = token_word[reference.token_per_row]  # (A,) word units: see the module docstring
     return AlasCounts(
         distance_tokens=np.abs(paths - reference.token_per_row).sum(axis=1, dtype=np.float64),
-        distance_words=np.abs(token_word[paths] - reference.word_per_row).sum(axis=1, dtype=np.float64),
+        distance_words=np.abs(token_word[paths] - reference_words).sum(axis=1, dtype=np.float64),
         uniform_distance_tokens=float(np.abs(uniform - reference.token_per_row).sum()),
-        uniform_distance_words=float(np.abs(token_word[uniform] - reference.word_per_row).sum()),
+        uniform_distance_words=float(np.abs(token_word[uniform] - reference_words).sum()),
         n_rows=reference.n_audio,
     )
 
@@ -149,14 +170,17 @@ def _check_reference_fits(reference: ReferencePath, n_audio: int, n_text: int) -
         raise ValueError(f"reference covers {reference.n_text} text tokens but the text has {n_text}")
 
 
-def alas(audio, text, reference: ReferencePath, normalisation: str = "cosine", statistics=None) -> AlasResult:
+def alas(
+    audio, text, reference: ReferencePath, normalisation: str = "cosine", statistics=None, hub_k: int = 5
+) -> AlasResult:
     """ALAS per layer for one utterance: similarity, MAS path, distance from the reference (lower is better).
 
     ``audio``: ``(L, A, D)`` hidden states of the audio positions (audio-prompt run); ``text``: ``(L, T, D)``
     of the transcript positions (text-prompt run); numpy or torch, any float dtype. ``reference``: from
     ``reference_path`` for the same A and T. ``normalisation``: a name in ``NORMALISATIONS``, recorded;
     ``statistics``: the corpus statistics of a fitted normalisation
-    (``speechalign.metrics.alas.fit_statistics``).
+    (``speechalign.metrics.alas.fit_statistics``); ``hub_k``: neighbours per audio position of the
+    k-occurrence hubness diagnostic (``speechalign.metrics.alas.hubness``).
 
     >>> import numpy as np
     >>> from speechalign.metrics.alas import reference_path
@@ -185,6 +209,7 @@ def alas(audio, text, reference: ReferencePath, normalisation: str = "cosine", s
         reference=reference,
         counts=counts,
         scores=_alas_compute(counts),
+        hubness=hubness(sim, paths, hub_k),
     )
 
 
@@ -200,6 +225,18 @@ def pooled_alas(per_utterance: np.ndarray, rows: np.ndarray, weights: np.ndarray
     if weights is None:
         weights = np.ones((1, len(rows)))
     return (weights @ (per_utterance * rows)) / (weights @ rows)
+
+
+def mean_alas(per_utterance: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+    """Corpus ALAS as the ALAS paper reports it: the average of per-utterance ALAS, each utterance counting
+    once whatever its length. ``weights``: ``(B, U)`` resample counts as in ``pooled_alas``. Returns ``(B,)``.
+
+    >>> mean_alas(np.array([1.0, 4.0])).tolist()
+    [2.5]
+    """
+    if weights is None:
+        weights = np.ones((1, len(per_utterance)))
+    return (weights @ per_utterance) / weights.sum(axis=1)
 
 
 def best_layer(scores: AlasScores, unit: str = "tokens") -> int:

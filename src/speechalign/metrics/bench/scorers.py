@@ -25,15 +25,15 @@ from typing import Any
 
 import numpy as np
 
-from speechalign.metrics.bench.ifeval import follows
+from speechalign.metrics.bench.ifeval import MODES, IfevalCounts, follows, ifeval_counts, ifeval_scores
 from speechalign.metrics.bench.items import LETTERS, BenchItem
 
 
 @dataclass(frozen=True)
 class Score:
     """One answer's score. ``score`` is the headline value (accuracy 0/1, prompt-level ifeval 0/1, gold
-    contained 0/1, cosine); ``metrics`` carries it and the task's other per-item values (token F1,
-    instruction-level ifeval) that aggregation averages too."""
+    contained 0/1, cosine); ``metrics`` carries it and the task's other per-item values (token F1, ifeval's
+    counts per mode) that aggregation averages too."""
 
     score: float
     parsed: bool
@@ -215,18 +215,43 @@ def score_sqa(answer: Any, references: Sequence[str]) -> Score:
 # ---- instruction following ----
 
 
+def _ifeval_metrics(counts: IfevalCounts) -> dict[str, float]:
+    return {
+        "prompt": float(counts.prompts_followed["strict"]),
+        **{f"prompt_{m}": float(counts.prompts_followed[m]) for m in MODES},
+        **{f"followed_{m}": float(counts.instructions_followed[m]) for m in MODES},
+        "instructions": float(counts.instructions),
+    }
+
+
 def score_ifeval(answer: Any, rules: Sequence[Mapping[str, Any]]) -> Score:
-    """IFEval strict: ``prompt`` = 1 when every rule is followed (headline), ``instruction`` = the share
-    of rules followed. An empty answer follows no rule (unparsed)."""
+    """IFEval, headline prompt level strict (1 when every rule is followed). ``metrics`` holds one prompt's
+    summable counts per mode (``metrics.bench.ifeval.MODES``): ``prompt_<mode>`` (0/1), ``followed_<mode>``
+    and ``instructions``; ``ifeval_levels`` turns a set of scores into the reference's prompt and instruction
+    levels. An empty answer follows no rule (unparsed), its instructions still counted."""
     if not rules:
         raise ValueError("score_ifeval needs at least one rule")
     text, problem = answer_text(answer)
     if text is None:
-        return _unparsed(problem, ["prompt", "instruction"])
-    followed = [follows(rule, text) for rule in rules]
-    prompt = float(all(followed))
-    marks = "".join("1" if f else "0" for f in followed)
-    return Score(prompt, True, "", marks, {"prompt": prompt, "instruction": sum(followed) / len(followed)})
+        return Score(0.0, False, problem, None, _ifeval_metrics(IfevalCounts(1, len(rules))))
+    counts = ifeval_counts(text, rules)
+    marks = "".join("1" if follows(rule, text) else "0" for rule in rules)
+    return Score(float(counts.prompts_followed["strict"]), True, "", marks, _ifeval_metrics(counts))
+
+
+def ifeval_levels(scores: Iterable[Score]) -> dict[str, float]:
+    """Prompt and instruction level per mode over ``scores`` (of ``score_ifeval``), the reference's way:
+    instruction level is followed instructions over all instructions, not a mean of per-prompt shares."""
+    counts = IfevalCounts()
+    for s in scores:
+        m = s.metrics
+        counts += IfevalCounts(
+            1,
+            int(m["instructions"]),
+            {k: int(m[f"prompt_{k}"]) for k in MODES},
+            {k: int(m[f"followed_{k}"]) for k in MODES},
+        )
+    return ifeval_scores(counts)
 
 
 # ---- speech-vs-text agreement ----------------------------------------------------------------------------
