@@ -146,3 +146,39 @@ def token_span_of_chars(offsets: np.ndarray, start: int, stop: int) -> tuple[tup
         raise RuntimeError("transcript tokens are not contiguous in the prompt")
     chars = np.clip(offsets[first : last + 1], start, stop) - start  # (T, 2)
     return (first, last + 1), chars
+
+
+def left_pad(sequences: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """``[(S_i, D)]`` -> ``(B, S_max, D)`` zero-padded on the left, and the ``(B, S_max)`` attention mask."""
+    longest = max(s.shape[0] for s in sequences)
+    width = sequences[0].shape[1]
+    embeds = sequences[0].new_zeros(len(sequences), longest, width)
+    mask = torch.zeros(len(sequences), longest, dtype=torch.long)
+    for row, seq in enumerate(sequences):
+        embeds[row, longest - seq.shape[0] :] = seq
+        mask[row, longest - seq.shape[0] :] = 1
+    return embeds, mask
+
+
+@torch.inference_mode()
+def greedy_answers(
+    llm, tokenizer, runs: list[Run], max_new_tokens: int, batch_size: int, **generate
+) -> list[str]:
+    """Greedy answers of runs that carry ``payload["inputs_embeds"] (1, S, D)``, batched by length (similar
+    lengths share a batch, left-padded); ``generate``: the backend's token ids (pad, eos) for ``llm.generate``."""
+    answers: list[str] = [""] * len(runs)
+    device = next(llm.parameters()).device
+    order = sorted(range(len(runs)), key=lambda i: runs[i].length)
+    for first in range(0, len(order), batch_size):
+        chunk = order[first : first + batch_size]
+        embeds, mask = left_pad([runs[i].payload["inputs_embeds"][0] for i in chunk])
+        out = llm.generate(
+            inputs_embeds=embeds.to(device),
+            attention_mask=mask.to(device),
+            max_new_tokens=max_new_tokens,
+            do_sample=False,
+            **generate,
+        )  # (B, new): with inputs_embeds only, the new tokens alone
+        for i, ids in zip(chunk, out.cpu(), strict=True):
+            answers[i] = tokenizer.decode(ids, skip_special_tokens=True).strip()
+    return answers

@@ -34,7 +34,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from speechalign.backends.base import BackendInputError, Run, SpeechLLM, check_transcript, token_span_of_chars
+from speechalign.backends.base import (
+    BackendInputError,
+    Run,
+    SpeechLLM,
+    check_transcript,
+    greedy_answers,
+    token_span_of_chars,
+)
 from speechalign.backends.checkpoint import CONFIG_FILE, read_checkpoint_config
 from speechalign.backends.projector import Projector, ProjectorConfig
 from speechalign.backends.prompts import SPEECH_MARKER, chat_prompt, split_at_marker, user_message
@@ -287,23 +294,9 @@ class ComposedSpeechLLM(SpeechLLM):
         out = base(inputs_embeds=embeds, output_hidden_states=True, use_cache=False)
         return out.hidden_states
 
-    @torch.inference_mode()
     def generate(self, runs: list[Run], max_new_tokens: int, batch_size: int = 8) -> list[str]:
-        answers: list[str] = [""] * len(runs)
-        order = sorted(range(len(runs)), key=lambda i: runs[i].length)  # similar lengths share a batch
-        for first in range(0, len(order), batch_size):
-            chunk = order[first : first + batch_size]
-            embeds, mask = left_pad([runs[i].payload["inputs_embeds"][0] for i in chunk])
-            out = self.llm.generate(
-                inputs_embeds=embeds.to(self.device),
-                attention_mask=mask.to(self.device),
-                max_new_tokens=max_new_tokens,
-                do_sample=False,
-                pad_token_id=self.tokenizer.pad_token_id or self.tokenizer.eos_token_id,
-            )  # (B, new) with inputs_embeds only: the new tokens alone
-            for i, ids in zip(chunk, out.cpu(), strict=True):
-                answers[i] = self.tokenizer.decode(ids, skip_special_tokens=True).strip()
-        return answers
+        pad = self.tokenizer.pad_token_id or self.tokenizer.eos_token_id
+        return greedy_answers(self.llm, self.tokenizer, runs, max_new_tokens, batch_size, pad_token_id=pad)
 
 
 def run_projector(projector: Projector, frames: torch.Tensor) -> torch.Tensor:
@@ -349,15 +342,3 @@ def spec_projectors(spec: Mapping[str, Any], encoder_dim: int, llm_dim: int, see
         out["paralinguistic"] = Projector.load(Path(folder) / "paralinguistic")
         out["paralinguistic_layer"] = trained.paralinguistic_layer
     return out
-
-
-def left_pad(sequences: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-    """``[(S_i, D)]`` -> ``(B, S_max, D)`` zero-padded on the left, and the ``(B, S_max)`` attention mask."""
-    longest = max(s.shape[0] for s in sequences)
-    width = sequences[0].shape[1]
-    embeds = sequences[0].new_zeros(len(sequences), longest, width)
-    mask = torch.zeros(len(sequences), longest, dtype=torch.long)
-    for row, seq in enumerate(sequences):
-        embeds[row, longest - seq.shape[0] :] = seq
-        mask[row, longest - seq.shape[0] :] = 1
-    return embeds, mask

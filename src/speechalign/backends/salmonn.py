@@ -48,9 +48,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from speechalign.backends.base import Run, SpeechLLM, check_transcript, token_span_of_chars
+from speechalign.backends.base import Run, SpeechLLM, check_transcript, greedy_answers, token_span_of_chars
 from speechalign.backends.beats import BEATs, load_beats, load_state_file
-from speechalign.backends.composed import left_pad
 from speechalign.backends.prompts import SPEECH_MARKER, split_at_marker, user_message
 from speechalign.backends.qformer import (
     WindowQFormer,
@@ -274,25 +273,12 @@ class SalmonnSpeechLLM(SpeechLLM):
         )
         return out.hidden_states
 
-    @torch.inference_mode()
     def generate(self, runs: list[Run], max_new_tokens: int, batch_size: int = 8) -> list[str]:
-        answers: list[str] = [""] * len(runs)
-        order = sorted(range(len(runs)), key=lambda i: runs[i].length)  # similar lengths share a batch
         eos = self.tokenizer.eos_token_id
-        for first in range(0, len(order), batch_size):
-            chunk = order[first : first + batch_size]
-            embeds, mask = left_pad([runs[i].payload["inputs_embeds"][0] for i in chunk])
-            out = self.llm.generate(
-                inputs_embeds=embeds.to(self.device),
-                attention_mask=mask.to(self.device),
-                max_new_tokens=max_new_tokens,
-                do_sample=False,
-                eos_token_id=eos,
-                pad_token_id=self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else eos,
-            )  # (B, new): with inputs_embeds only, the new tokens alone
-            for i, ids in zip(chunk, out.cpu(), strict=True):
-                answers[i] = self.tokenizer.decode(ids, skip_special_tokens=True).strip()
-        return answers
+        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else eos
+        return greedy_answers(
+            self.llm, self.tokenizer, runs, max_new_tokens, batch_size, eos_token_id=eos, pad_token_id=pad
+        )
 
     # --- checkpoints ----------------------------------------------------------------------------------------
     def release_state(self) -> dict[str, torch.Tensor]:
