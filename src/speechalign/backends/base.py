@@ -165,7 +165,7 @@ def greedy_answers(
     llm, tokenizer, runs: list[Run], max_new_tokens: int, batch_size: int, **generate
 ) -> list[str]:
     """Greedy answers of runs that carry ``payload["inputs_embeds"] (1, S, D)``, batched by length (similar
-    lengths share a batch, left-padded); ``generate``: the backend's token ids (pad, eos) for ``llm.generate``."""
+    lengths share a batch, left-padded); ``generate``: the backend's pad and end token ids."""
     answers: list[str] = [""] * len(runs)
     device = next(llm.parameters()).device
     order = sorted(range(len(runs)), key=lambda i: runs[i].length)
