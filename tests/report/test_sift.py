@@ -18,8 +18,8 @@ from speechalign.report.sift import (
 
 
 def write_targets(path, mode, items):
-    rows = [{"id": f"s{i}", "mode": mode, "split": split, "new_tokens": n, "truncated": cut, "system": "S", "writer_system": "W",
-             "instruction": None, "writer_input": f"in {i}", "target": f"out {i}"}
+    rows = [{"id": f"s{i}", "mode": mode, "split": split, "new_tokens": n, "truncated": cut, "system": "S",
+             "writer_system": "W", "instruction": None, "writer_input": f"in {i}", "target": f"out {i}"}
             for i, (split, n, cut) in enumerate(items)]  # fmt: skip
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return path
