@@ -33,6 +33,7 @@ GPU_RULES = {
     "train_spoken_qa",
     "train_spoken_qa_untrained",
     "validity_score",
+    "validity_aligned",
     "evaluate_answers",
 }
 # Rules that run on CPUs only (downloads, corpora, manifests, notebooks).

@@ -50,3 +50,20 @@ def passive_openmp() -> None:
     (the MAS kernel runs 10x slower after a torch matmul; benchmarks/bench_alas.py). Only effective before
     torch is imported, so the CLI calls it first thing."""
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
+def keep_freed_memory(limit: int = 1 << 30) -> bool:
+    """Serve allocations up to ``limit`` bytes from the heap and keep freed memory there for reuse (glibc's
+    ``mallopt``): torch's large CPU tensors (a KV cache grown by one position, a layer's activations) are
+    otherwise mapped fresh and page-faulted on every use, which took two thirds of a greedy decoding step at
+    batch 128 on the reference CPU (benchmarks/bench_sift.py). The process keeps its peak heap instead.
+    Returns whether the C library took the settings (not glibc: nothing changes)."""
+    import ctypes
+    import ctypes.util
+
+    try:
+        mallopt = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallopt
+    except (OSError, AttributeError):
+        return False
+    m_trim_threshold, m_mmap_threshold = -1, -3  # glibc's malloc.h
+    return bool(mallopt(m_mmap_threshold, limit)) and bool(mallopt(m_trim_threshold, limit))

@@ -81,12 +81,12 @@ def test_scores_every_answered_utterance_and_matches_speechalign_alas(tiny_compo
     layers = tiny_composed.num_hidden_states
     assert len(table) == 2 * layers
     assert {r["utterance"] for r in rejected} == {"u2-nan", "u3-empty", "u4-no-question"}
-    fields = {"paths", "reference_tokens", "uniform", "layers", "similarity"}
+    fields = {"reference_tokens", "uniform", "layers", "cosine/paths", "cosine/similarity"}
     assert set(examples) == {f"u0-short-text/{field}" for field in fields}
     shown = examples["u0-short-text/layers"]
     assert shown[0] == 0 and shown[-1] == layers - 1
-    n_audio, n_text = examples["u0-short-text/paths"].shape[1], table.iloc[0]["n_text"]
-    assert examples["u0-short-text/similarity"].shape == (len(shown), n_audio, n_text)
+    n_audio, n_text = examples["u0-short-text/cosine/paths"].shape[1], table.iloc[0]["n_text"]
+    assert examples["u0-short-text/cosine/similarity"].shape == (len(shown), n_audio, n_text)
     long_text = table[table["utterance"] == "u1-long-text"].iloc[0]
     assert long_text["n_text"] > long_text["n_audio"]
     kept = responses.set_index("utterance")["kept"]
@@ -165,3 +165,24 @@ def test_an_aligner_reference_is_used_and_its_failures_recorded(tiny_composed, u
 @pytest.mark.parametrize(("n_layers", "expected"), [(31, [0, 8, 15, 22, 30]), (3, [0, 1, 2]), (1, [0])])
 def test_figure_layers_are_the_embeddings_quarters_and_last(n_layers, expected):
     assert figure_layers(n_layers) == expected
+
+
+def test_several_normalisations_from_one_prefill_and_both_aggregations(tiny_composed, utterances, responses):
+    names = ["corpus-centred", "cosine"]  # a fitted one: statistics from a first pass over the scored pairs
+    table, _, examples = score_corpus(
+        tiny_composed, utterances[:2], responses, "sqa", PROMPTS, names, n_examples=1, components=2
+    )
+    layers = tiny_composed.num_hidden_states
+    assert table.groupby("normalisation").size().to_dict() == dict.fromkeys(names, 2 * layers)
+    assert {"u0-short-text/corpus-centred/paths", "u0-short-text/cosine/similarity"} <= set(examples)
+    assert table["hub_share"].between(0, 1).all()
+    summary = summarise(table, responses, [], {}, n_boot=50, seed=0, headline="corpus-centred")
+    assert summary["normalisation"] == "corpus-centred"
+    assert summary["all"] == summary["by_normalisation"]["corpus-centred"]["all"]
+    raw = table[table["normalisation"] == "cosine"]
+    for entry in summary["by_normalisation"]["cosine"]["all"]["layers"]:
+        per_utterance = raw[raw["layer"] == entry["layer"]]
+        # the paper's average over utterances vs our ratio of sums (weights: audio positions)
+        assert entry["alas_tokens_mean"] == pytest.approx(per_utterance["alas_tokens"].mean())
+        weights = per_utterance["n_audio"] / per_utterance["n_audio"].sum()
+        assert entry["alas_tokens"] == pytest.approx((per_utterance["alas_tokens"] * weights).sum())

@@ -250,11 +250,14 @@ def score_and_render(files: list[Path], folder: Path) -> pd.DataFrame:
         S.write_answers(path, S.answer_items(S.SystemRun(system, 0), items, EchoBackend()))
         answer_files.append(str(path))
     params = {"baselines": ["text"], "asr": "faster-whisper", "max_new_tokens": 8, "confidence": 0.95,
-              "bootstrap": 200}  # fmt: skip
+              "bootstrap": 200, "repeat_threshold": 0.8}  # fmt: skip
     code = main([
         "evaluate", "score", "--items", *map(str, files), "--answers", *answer_files,
         "--scores", str(folder / "scores.parquet"), "--tables", str(folder / "tables.csv"),
-        "--systems", str(folder / "systems.csv"), "--metrics", str(folder / "metrics.json"), "--seed", "0",
+        "--systems", str(folder / "systems.csv"), "--behaviour", str(folder / "behaviour.parquet"),
+        "--behaviour-summary", str(folder / "behaviour.csv"),
+        "--comparisons", str(folder / "comparisons.csv"),
+        "--metrics", str(folder / "metrics.json"), "--seed", "0",
         "--evaluate-params", json.dumps(params), "--models-params", json.dumps({"sbert": "all-minilm-l6-v2"}),
     ])  # fmt: skip
     assert code == 0
@@ -279,6 +282,7 @@ def test_score_cli_and_notebook_on_bench_alone_and_on_every_suite(suites, tmp_pa
     text5 = every[(every["table"] == 5) & (every["system"] == "text")]
     assert set(text5.loc[text5["method"] == T.NOT_APPLICABLE, "column"]) == {
         "airbench/gender", "airbench/emotion", "airbench/average (2/6)", "airbench/Speech_Grounding",
+        "voicebench/alpacaeval", "voicebench/overall (6/9)",  # text agrees with itself by construction
     }  # fmt: skip
     assert {"bench/mcq", "voicebench/openbookqa", "voicebench/overall (6/9)"} <= set(text5["column"])
     assert (alone["method"] != T.NOT_APPLICABLE).all()
@@ -291,7 +295,8 @@ def test_score_cli_and_notebook_on_bench_alone_and_on_every_suite(suites, tmp_pa
     skipped = pd.read_csv(tmp_path / "every" / "tables" / "evaluate_parsed.csv").groupby("system")[
         "not_applicable"
     ]
-    assert skipped.sum().to_dict() == {"sift_s": 0, "text": 3}  # the three AIR-Bench clips, recorded
+    # the three AIR-Bench clips and text's agreement item (with itself), recorded
+    assert skipped.sum().to_dict() == {"sift_s": 0, "text": 4}
     assert "not applicable" in (tmp_path / "every" / "tables" / "azeros_table5.md").read_text()
     assert "not applicable" not in (tmp_path / "alone" / "tables" / "azeros_table5.md").read_text()
 
@@ -344,6 +349,7 @@ def evaluate_commands(tmp_path: Path, suites: list[str]) -> dict[str, list[str]]
     split = [shlex.split(c) for c in commands]
     return {
         "answer": next(c for c in split if c[2] == "answer" and c[c.index("--system") + 1] == "text"),
+        "trained": next(c for c in split if c[2] == "answer" and c[c.index("--system") + 1] == "sift_s"),
         "score": next(c for c in split if c[2] == "score"),
     }
 
@@ -363,6 +369,10 @@ def test_the_dag_passes_every_suite_and_an_answer_job_only_the_params_it_reads(t
     both = ["data/corpora/bench/items.jsonl", "data/corpora/airbench/items.jsonl"]
     assert option(every["answer"], "--items") == both and option(every["score"], "--items") == both
     answer_params = json.loads(option(every["answer"], "--evaluate-params")[0])
-    assert set(answer_params) == {"asr", "max_new_tokens"}
+    assert set(answer_params) == {"asr", "max_new_tokens", "control_items"}
     assert option(alone["answer"], "--evaluate-params") == option(every["answer"], "--evaluate-params")
-    assert set(json.loads(option(every["score"], "--evaluate-params")[0])) == {"confidence", "bootstrap"}
+    # the behaviour match: every other system scores text's answers (so they come first); text its own
+    assert "--references" not in alone["answer"]
+    assert option(alone["trained"], "--references") == ["results/evaluate/answers/text/seed0.jsonl"]
+    scoring = {"confidence", "bootstrap", "repeat_threshold"}
+    assert set(json.loads(option(every["score"], "--evaluate-params")[0])) == scoring

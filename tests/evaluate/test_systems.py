@@ -124,6 +124,29 @@ def test_cascade_answers_the_recognised_text_and_records_its_word_errors(items):
     assert (s1.answer, s1.reason, s1.asr_text) == ("", "the ASR recognised no words", "")
 
 
+def test_audio_systems_answer_a_mismatched_control_and_every_system_scores_text_answers(items):
+    """The control hears the next item of the same task (its instruction kept); given text's answers, each
+    system records their NLL under its own run and under the control's; text scores its own answers."""
+    more = items + [
+        BenchItem("m2", "mcq", "arithmetic", items[1].audio, "q2", "Pick one.", ("A",), ("a", "b"))
+    ]
+    nll = lambda run, text: (float(len(run.payload["say"])), len(text))  # noqa: E731
+    references = {"m1": "A", "m2": "B.", "a1": "Cats purr."}
+    answers = S.answer_items(S.SystemRun("untrained", 1), more, FakeBackend(), references=references, nll=nll)
+    m1, a1, s1, m2 = answers
+    assert (m1.mismatched_item, m1.mismatched_answer) == ("m2", "heard 8000 samples; Answer A or B.")
+    assert (m2.mismatched_item, m2.mismatched_answer) == ("m1", "heard 16000 samples; Pick one.")
+    assert a1.mismatched_item is None and s1.mismatched_item is None  # alone in its task; refused audio
+    assert (m1.reference_nll, m1.reference_tokens) == (len(m1.answer), 1)
+    assert m1.mismatched_nll == len(m1.mismatched_answer)
+    assert (a1.reference_nll, a1.mismatched_nll) == (len(a1.answer), None)
+    assert s1.reference_nll is None  # no answer, no run to score under
+    text = S.answer_items(S.SystemRun("text", 0), more, FakeBackend(), references=references, nll=nll)
+    assert text[0].mismatched_item is None and text[0].reference_tokens == len(text[0].answer)  # its own
+    cascade = S.answer_items(S.SystemRun("cascade", 0), more, FakeBackend(), asr=lambda w: "words")
+    assert all(a.mismatched_item is None and a.reference_nll is None for a in cascade)  # no references given
+
+
 def test_answers_resume_from_the_cache_after_an_interruption(items, tmp_path):
     more = items + [BenchItem(f"x{k}", "mcq", "arithmetic", items[0].audio, f"q{k}", "", ("A",), ("a", "b"))
                     for k in range(4)]  # fmt: skip
@@ -133,7 +156,7 @@ def test_answers_resume_from_the_cache_after_an_interruption(items, tmp_path):
     assert len(cache_path.read_text().splitlines()) == 3  # the first chunk was kept
     again = FakeBackend()
     answers = S.answer_items(run, more, again, cache=TargetCache(cache_path), chunk_items=3)
-    assert again.calls == [3, 1]  # only the four items left: three, then one
+    assert again.calls == [6, 2]  # the four items left: three, then one, each with its mismatched control
     assert answers == S.answer_items(run, more, FakeBackend(), chunk_items=3)  # as if never interrupted
     done = FakeBackend()
     S.answer_items(run, more, done, cache=TargetCache(cache_path))
@@ -259,12 +282,15 @@ def test_score_cli_writes_scores_tables_and_metrics(tmp_path):
         "max_new_tokens": 8,
         "confidence": 0.95,
         "bootstrap": 200,
+        "repeat_threshold": 0.8,
     }
     code = main([
         "evaluate", "score", "--items", str(tmp_path / "items.jsonl"),
         "--answers", str(tmp_path / "sift_s.jsonl"), str(tmp_path / "text.jsonl"),
         "--scores", str(tmp_path / "scores.parquet"), "--tables", str(tmp_path / "tables.csv"),
-        "--systems", str(tmp_path / "systems.csv"),
+        "--systems", str(tmp_path / "systems.csv"), "--behaviour", str(tmp_path / "behaviour.parquet"),
+        "--behaviour-summary", str(tmp_path / "behaviour.csv"),
+        "--comparisons", str(tmp_path / "comparisons.csv"),
         "--metrics", str(tmp_path / "metrics.json"), "--seed", "0",
         "--evaluate-params", json.dumps(params), "--models-params", json.dumps({"sbert": "all-minilm-l6-v2"}),
     ])  # fmt: skip
@@ -280,3 +306,5 @@ def test_score_cli_writes_scores_tables_and_metrics(tmp_path):
     assert (tables.loc[tables["system"] == "cascade", "note"] == "not run").all()
     systems = pd.read_csv(tmp_path / "systems.csv")
     assert set(systems["system"]) == {"sift_s", "text"} and (systems["table"] == 0).all()
+    assert pd.read_parquet(tmp_path / "behaviour.parquet").empty  # no audio: no speech run to match
+    assert metrics["behaviour"] == {"systems": {}, "comparisons": {}}

@@ -18,6 +18,8 @@ from speechalign.report.alas import (
     layer_table,
     parse_emotion,
     plot_file,
+    reported_layers,
+    ruler_placements,
     save_layer_plots,
 )
 
@@ -39,17 +41,26 @@ def test_parse_emotion(answer, label):
     assert parse_emotion(answer) == label
 
 
-def summary(path, layers, kept=1, answered=2):
-    entries = [
+def layer_entries(values):
+    return [
         {"layer": i, "utterances": 2, "alas_tokens": a, "alas_tokens_ci": [a - 0.1, a + 0.1],
-         "uniform_tokens": 1.0, "calibrated_tokens": a, "alas_words": a / 2, "calibrated_words": a}
-        for i, a in enumerate(layers)
+         "alas_tokens_mean": a + 0.05, "uniform_tokens": 1.0, "calibrated_tokens": a, "alas_words": a / 2,
+         "calibrated_words": a, "hub_share": 0.2, "k_skewness": 1.0}
+        for i, a in enumerate(values)
     ]  # fmt: skip
+
+
+def summary(path, layers, kept=1, answered=2, headline="centred"):
+    """A stage summary: the headline normalisation's layers, and raw cosine's at twice the values."""
+    by_normalisation = {
+        name: {"all": {"layers": layer_entries(values)}, "kept": {"layers": layer_entries(values)[:1]}}
+        for name, values in ((headline, layers), ("cosine", [2 * v for v in layers]))
+    }
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({
         "responses": {"utterances": 3, "answered": answered, "kept": kept, "mean_similarity": 0.5,
                       "median_similarity": 0.5},
-        "all": {"layers": entries}, "kept": {"layers": entries[:1]},
+        "normalisation": headline, "by_normalisation": by_normalisation, **by_normalisation[headline],
     }))  # fmt: skip
     return path
 
@@ -62,9 +73,26 @@ def test_layer_table_reads_model_and_corpus_from_the_path(tmp_path):
         ["m1", "sqa", 0], ["m1", "sqa", 1], ["m2", "sqa", 0], ["m2", "sqa", 1]
     ]  # fmt: skip
     assert table["ci_high"].tolist() == pytest.approx([2.1, 1.6, 3.1, 0.6])
+    assert set(table["normalisation"]) == {"centred"}  # the headline by default
+    assert layer_table([a], normalisation="cosine")["alas_tokens"].tolist() == [4.0, 3.0]
     assert len(layer_table([a], subset="kept")) == 1
+
+
+def test_figure_3_draws_kept_and_all_pairs_per_normalisation_with_the_aligned_model_as_reference(tmp_path):
+    paths = [summary(tmp_path / "alas" / m / "sqa.json", [2.0, 1.5]) for m in ("m1", "composed-aligned")]
+    table = reported_layers(paths)
+    assert sorted(set(zip(table["normalisation"], table["pairs"], strict=True))) == [
+        ("centred", "all"), ("centred", "kept"), ("cosine", "all"), ("cosine", "kept")
+    ]  # fmt: skip
     fig = alas_by_layer_figure(table)
-    assert len(fig.axes) == 1 and len(fig.axes[0].lines) == 4  # two curves, two uniform lines
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles == [
+        "sqa, centred: SBERT-kept pairs", "sqa, centred: all pairs",
+        "sqa, cosine: SBERT-kept pairs", "sqa, cosine: all pairs",
+    ]  # fmt: skip
+    for ax in fig.axes:  # kept and all pairs: m1 and its uniform path; the aligned model, over all its pairs
+        lines = ax.get_lines()
+        assert len(lines) == 3 and [line.get_linestyle() for line in lines].count("-.") == 1
 
 
 def test_layer_plots_are_one_flat_file_per_model_and_corpus(tmp_path):
@@ -88,21 +116,36 @@ def test_agreement_table(tmp_path):
     assert table.loc[0, "kept_share"] == 0.25 and table.loc[0, "model"] == "m"
 
 
-def test_heatmap_draws_reference_and_mas_on_every_figure_layer(tmp_path):
+def test_heatmaps_raw_and_selected_normalisation_side_by_side_with_both_paths(tmp_path):
     rng = np.random.default_rng(0)
     path = tmp_path / "ex.npz"
-    np.savez(path, **{
-        "u1/layers": np.array([0, 2]), "u1/similarity": rng.random((2, 6, 3)).astype(np.float16),
-        "u1/paths": np.array([[0, 0, 1, 1, 2, 2]] * 3), "u1/reference_tokens": np.array([0, 1, 1, 1, 2, 2]),
-        "u1/uniform": np.array([0, 0, 1, 1, 2, 2]),
-    })  # fmt: skip
-    fig = heatmap_figure(path)
-    panels = [ax for ax in fig.axes if ax.get_title().startswith("layer")]
-    assert [ax.get_title() for ax in panels] == ["layer 0", "layer 2"]
-    assert all(len(ax.lines) == 2 for ax in panels)
+    arrays = {"u1/layers": np.array([0, 2]), "u1/reference_tokens": np.array([0, 1, 1, 1, 2, 2]),
+              "u1/uniform": np.array([0, 0, 1, 1, 2, 2])}  # fmt: skip
+    for name in ("cosine", "pc-removed"):
+        arrays[f"u1/{name}/similarity"] = rng.random((2, 6, 3)).astype(np.float16)
+        arrays[f"u1/{name}/paths"] = np.array([[0, 0, 1, 1, 2, 2]] * 3)
+    np.savez(path, **arrays)
+    fig = heatmap_figure(path, order=["pc-removed", "cosine"])
+    panels = [ax for ax in fig.axes if "layer" in ax.get_title()]
+    assert [ax.get_title() for ax in panels] == [
+        "pc-removed, layer 0", "pc-removed, layer 2", "cosine, layer 0", "cosine, layer 2"
+    ]  # fmt: skip
+    assert all(len(ax.lines) == 2 for ax in panels)  # reference and MAS
     np.savez(tmp_path / "empty.npz")
     with pytest.raises(ValueError, match="no example utterances"):
         heatmap_figure(tmp_path / "empty.npz")
+
+
+def test_ruler_placements_name_each_model_with_its_step(tmp_path):
+    place = {"alas_tokens_layer": 2.0, "step_layer": 0.4, "alas_tokens_mean_over_layers": 3.0,
+             "step_mean_over_layers": 0.5}  # fmt: skip
+    ruler = {"layer": 0, "steps": [], "spearman_layer": 1.0, "spearman_mean_over_layers": 0.9,
+             "placements": {"audio": place, "placed:m2": place}}  # fmt: skip
+    path = tmp_path / "test.json"
+    path.write_text(json.dumps({"corpus": "sqa", "model": "m1", "ruler": {"pc-removed": ruler}}))
+    table = ruler_placements([path])
+    assert table["model"].tolist() == ["m1", "m2"] and table["step_layer"].tolist() == [0.4, 0.4]
+    assert table["ruler_rho_layer"].tolist() == [1.0, 1.0]
 
 
 def test_emotion_accuracy_counts_unparsed_as_wrong(tmp_path):

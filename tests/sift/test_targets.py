@@ -126,16 +126,41 @@ def test_select_utterances_keeps_the_first_of_each_split():
     assert len(T.select_utterances(utts, None, None)) == 6
 
 
+def hf_greedy(model, tokenizer, prompt: str, max_new_tokens: int) -> list[int]:
+    """The reference: transformers' own greedy ``generate``, one prompt at a time, new tokens only."""
+    import torch
+
+    ids = torch.tensor([tokenizer(prompt, add_special_tokens=False).input_ids])
+    out = model.generate(input_ids=ids, max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=0)
+    return out[0, ids.shape[1] :].tolist()
+
+
 @needs_tokenizer
-def test_batched_generation_equals_one_at_a_time():
+@pytest.mark.parametrize("batch_size", [1, 2, 8])
+def test_fast_generation_gives_the_tokens_of_one_at_a_time_generate(batch_size):
+    """The shared prefix computed once, left padding after it, finished rows leaving the batch: the same
+    tokens as transformers' generate on each prompt alone, in order."""
     from speechalign.backends import chat_prompt
 
     model, tokenizer = tiny_llm()
-    prompts = [chat_prompt(tokenizer, "", text) for text in ["hi", "the cat sat on the mat today", "a b c d"]]
-    batched = T.generate_greedy(model, tokenizer, prompts, max_new_tokens=6, batch_size=3)
-    single = [T.generate_greedy(model, tokenizer, [p], max_new_tokens=6, batch_size=1)[0] for p in prompts]
-    assert batched == single
-    assert all(g.truncated == (g.new_tokens == 6) for g in batched)
+    texts = ["hi", "the cat sat on the mat today", "a b c d", "one more prompt of middling length"]
+    prompts = [chat_prompt(tokenizer, "You are a helpful assistant.", text) for text in texts]
+    reference = [hf_greedy(model, tokenizer, p, 8) for p in prompts]
+    # one prompt ends early (its third token is made an end token), so its row leaves the batch mid-way
+    early = reference[1][2]
+    model.generation_config.eos_token_id = [tokenizer.eos_token_id, early]
+    ends = T.end_token_ids(tokenizer, model)
+    expected = [T.split_generation(hf_greedy(model, tokenizer, p, 8), ends, tokenizer) for p in prompts]
+    assert expected[1].new_tokens == 2 and not expected[1].truncated
+    assert T.generate_greedy(model, tokenizer, prompts, max_new_tokens=8, batch_size=batch_size) == expected
+    assert len(T.shared_prefix([tokenizer(p).input_ids for p in prompts])) > 5  # the system turn
+
+
+def test_generation_refuses_a_config_that_changes_greedy_decoding():
+    model = SimpleNamespace(generation_config=SimpleNamespace(repetition_penalty=1.2))
+    with pytest.raises(UserFacingError, match="repetition_penalty"):
+        T.check_plain_greedy(model)
+    T.check_plain_greedy(SimpleNamespace(generation_config=SimpleNamespace(repetition_penalty=1.0)))
 
 
 # --- cache --------------------------------------------------------------------------------------------------

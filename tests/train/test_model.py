@@ -1,5 +1,5 @@
-"""The speech LLM SIFT trains: prompt pieces (truncated targets get no end token) and a loss that counts the
-response tokens only."""
+"""The speech LLM SIFT trains: prompt pieces (truncated targets get no end token), and a loss on the response
+tokens only that equals the straightforward padded computation, gradients included."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import torch
 from tiny_sift import model_config, needs_tokenizer
 
 from speechalign.backends.checkpoint import Projectors
-from speechalign.train.model import IGNORE, SiftSpeechLLM, prompt_pieces
+from speechalign.train.model import SiftSpeechLLM, prompt_pieces
 
 
 @needs_tokenizer
@@ -23,33 +23,60 @@ def test_truncated_targets_get_no_end_token(tiny):
     assert text.endswith("<|im_start|>assistant\n")
 
 
+def straightforward_losses(model, pieces, slots):
+    """The reference: every example's whole sequence (before, slot, after, response) in one right-padded
+    batch, logits of every position, the loss summed over the positions that predict a response token."""
+    rows = [
+        torch.cat([model.embed_ids(p.before), slot, model.embed_ids(p.after), model.embed_ids(p.response)])
+        for p, slot in zip(pieces, slots, strict=True)
+    ]
+    longest = max(len(r) for r in rows)
+    embeds = torch.zeros(len(rows), longest, rows[0].shape[1])
+    mask = torch.zeros(len(rows), longest, dtype=torch.long)
+    for b, r in enumerate(rows):
+        embeds[b, : len(r)], mask[b, : len(r)] = r, 1
+    logits = model.llm(inputs_embeds=embeds, attention_mask=mask).logits  # (B, S, V)
+    total = 0.0
+    for b, p in enumerate(pieces):
+        n = len(rows[b])
+        predicting = logits[b, n - len(p.response) - 1 : n - 1]  # position t predicts token t + 1
+        target = torch.tensor(p.response)
+        total = total + torch.nn.functional.cross_entropy(predicting, target, reduction="sum")
+    return total, sum(len(p.response) for p in pieces)
+
+
 @needs_tokenizer
 @pytest.mark.parametrize("dual", [False, True])
-def test_loss_counts_only_response_tokens(tiny, dual):
+def test_the_fast_loss_equals_the_straightforward_one_with_its_gradients(tiny, dual):
+    """Cached prefix states, unpadded examples, no input for the last response token: the same loss and the
+    same projector gradients as the whole padded batch, to float tolerance."""
     llm, tokenizer = tiny
     config = model_config(dual)
     model = SiftSpeechLLM(config, llm, tokenizer, Projectors(config, seed=0))
     pieces = [
         prompt_pieces(tokenizer, "", None, config.layout, "Yes.", truncated=False),
-        prompt_pieces(
-            tokenizer, "sys", "Describe it.", config.layout, "A longer answer here", truncated=True
-        ),
+        prompt_pieces(tokenizer, "sys", "Describe it.", config.layout, "A longer answer", truncated=True),
+        prompt_pieces(tokenizer, "", None, config.layout, "Ok", truncated=True),  # one response token
     ]
-    sem = [torch.randn(10, 16), torch.randn(13, 16)]
-    para = [torch.randn(10, 16), torch.randn(13, 16)] if dual else None
-    embeds, mask, labels = model.assemble(pieces, sem, para)  # (B, S, D), (B, S), (B, S)
-    for b, p in enumerate(pieces):
-        kept = labels[b][labels[b] != IGNORE].tolist()
-        assert kept == p.response  # only the response carries labels, in order, at the row's end
-        n = int(mask[b].sum())
-        assert labels[b, n - len(p.response) : n].tolist() == p.response and (labels[b, n:] == IGNORE).all()
-    total, count = model.token_losses(embeds, mask, labels)
-    logits = llm(inputs_embeds=embeds, attention_mask=mask).logits
-    expected = 0.0
-    for b, p in enumerate(pieces):
-        n = int(mask[b].sum())
-        for k, token in enumerate(p.response):
-            pos = n - len(p.response) + k - 1  # the position that predicts this token
-            expected -= torch.log_softmax(logits[b, pos], -1)[token].item()
-    assert count == sum(len(p.response) for p in pieces)
-    assert total.item() == pytest.approx(expected, rel=1e-5)
+    torch.manual_seed(0)
+    sem = [torch.randn(n, 8) for n in (10, 13, 6)]
+    para = [torch.randn(n, 8) for n in (10, 13, 6)] if dual else None
+
+    def loss_and_gradients(losses):
+        model.projectors.zero_grad()
+        s, p = model.projectors(sem, para)
+        total, count = losses(model, pieces, model.slots(s, p))
+        (total / count).backward()
+        grads = {n: w.grad.clone() for n, w in model.projectors.named_parameters() if w.grad is not None}
+        return total.item(), count, grads
+
+    fast = loss_and_gradients(lambda m, p, s: m.response_losses(p, s))
+    again = loss_and_gradients(lambda m, p, s: m.response_losses(p, s))  # from the cached prefix states
+    reference = loss_and_gradients(straightforward_losses)
+    assert fast[1] == reference[1] == sum(len(p.response) for p in pieces)
+    assert len(model._prefixes) == 2  # one per distinct prefix (system prompt), computed once
+    for got in (fast, again):
+        assert got[0] == pytest.approx(reference[0], rel=1e-5)
+        assert got[2].keys() == reference[2].keys() and reference[2]
+        for name, grad in reference[2].items():
+            torch.testing.assert_close(got[2][name], grad, rtol=1e-4, atol=1e-6)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from speechalign.errors import UserFacingError
-from speechalign.train.spoken_qa import answer_scores, paired_comparison
+from speechalign.train.spoken_qa import answer_scores, compare_with_control
 
 
 def test_paired_comparison_of_trained_and_untrained_items():
@@ -17,19 +17,20 @@ def test_paired_comparison_of_trained_and_untrained_items():
 
     trained = rows([1.0, 2.0, 3.0, 4.0], [0.5, 0.5, 0.0, 1.0], [1.0, 0.0, 0.0, 1.0])
     untrained = rows([2.0, 2.0, 5.0, 4.5], [0.0, 0.5, 0.25, 0.0], [0.0, 0.0, 0.0, 0.0])[::-1]  # any order
-    result = paired_comparison(trained, untrained, confidence=0.95, resamples=500, seed=1)
+    result = compare_with_control(trained, untrained, confidence=0.95, resamples=500, seed=1)
     nll = result["answer_nll"]
     assert result["items"] == 4
     assert nll["difference"] == pytest.approx((-1.0 + 0.0 - 2.0 - 0.5) / 4)
     assert (nll["better"], nll["worse"], nll["ties"], nll["higher_is_better"]) == (3, 0, 1, False)
     assert -2.0 <= nll["low"] <= nll["difference"] <= nll["high"] <= 0.0  # bootstrap means of the diffs
+    assert nll["p_value"] == pytest.approx(4 / 16)  # exact sign flips: 4 of 16 as extreme (0 flips freely)
     f1 = result["token_f1"]
     assert f1["difference"] == pytest.approx((0.5 + 0.0 - 0.25 + 1.0) / 4)
     assert (f1["better"], f1["worse"], f1["ties"]) == (2, 1, 1)
-    same = paired_comparison(trained, trained, confidence=0.95, resamples=2000)["contains_answer"]
+    same = compare_with_control(trained, trained, confidence=0.95, resamples=2000)["contains_answer"]
     assert (same["difference"], same["low"], same["high"], same["ties"]) == (0.0, 0.0, 0.0, 4)
     with pytest.raises(UserFacingError, match="other items"):
-        paired_comparison(trained, untrained[1:], confidence=0.95, resamples=2000)
+        compare_with_control(trained, untrained[1:], confidence=0.95, resamples=2000)
     assert answer_scores("She is forty-two.", "42") == {
         "contains_answer": 1.0,
         "token_f1": pytest.approx(2 / 3),

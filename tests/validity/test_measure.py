@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 from tiny_models import tone, write_utterance
 
-from speechalign.validity import conditions, pooled, ranking, separation, validate_corpus
+from speechalign.backends import Projector, ProjectorConfig
+from speechalign.validity import conditions, pooled, ranking, separation, timing_check, validate_corpus
+from speechalign.validity.controls import MixedProjector
 
 PROMPTS = {"sqa": "{question}? Answer in 10-15 words."}
 NORMALISATIONS = ["cosine", "centred", "corpus-centred", "pc-removed", "standardised"]
@@ -102,3 +105,62 @@ def test_real_model_oracle_far_below_uniform_and_mismatched_at_or_above_it(tmp_p
     default, oracle, mismatched = check_controls(table)
     assert np.median(oracle) < 0.25, (default, oracle)
     assert np.median(mismatched) >= 1.0, (default, mismatched)
+
+
+@pytest.mark.parametrize(("frame_factor", "offset"), [(2.0, None), (1.0, 0.3)])
+def test_a_wrong_frame_length_or_offset_in_the_backend_is_caught(
+    tiny_composed, utterances, frame_factor, offset
+):
+    """The oracle is laid out by the encoder's geometry, the reference by the backend's declared timing: a
+    wrong declaration puts them apart (an oracle laid out along the reference would score 0 regardless)."""
+    controls = conditions([0], [0], ["mismatched"])
+    frame, shift = tiny_composed.frame_seconds, tiny_composed.offset_seconds
+    right, _ = validate_corpus(tiny_composed, utterances, "sqa", PROMPTS, controls, ["cosine"], 2, seed=0)
+    assert timing_check(right, tolerance=0.5)["ok"]
+    try:
+        tiny_composed.frame_seconds = frame * frame_factor
+        tiny_composed.offset_seconds = shift if offset is None else offset
+        wrong, _ = validate_corpus(tiny_composed, utterances, "sqa", PROMPTS, controls, ["cosine"], 2, seed=0)
+    finally:
+        tiny_composed.frame_seconds, tiny_composed.offset_seconds = frame, shift
+    check = timing_check(wrong, tolerance=0.5)
+    assert not check["ok"] and check["oracle_layer0_alas_tokens"] > 0.5
+
+
+def test_the_ruler_runs_from_the_aligned_projector_to_the_untrained_one(tiny_composed, utterances):
+    aligned = Projector.initialised(tiny_composed.projector.config, seed=7)
+    controls = conditions([0], [0], ["untrained"], ruler=[0.5], placed=["itself"])
+    table, _ = validate_corpus(
+        tiny_composed,
+        utterances,
+        "sqa",
+        PROMPTS,
+        controls,
+        ["cosine"],
+        2,
+        0,
+        aligned,
+        {"itself": tiny_composed},
+    )
+    steps = table.dropna(subset=["mix"]).groupby("condition")["mix"].first().to_dict()
+    assert steps == {"aligned": 0.0, "ruler-0.5": 0.5, "ruler-1": 1.0}
+    audio = table[table["condition"] == "audio"]["alas_tokens"].to_numpy()
+    placed = table[table["condition"] == "placed:itself"]["alas_tokens"].to_numpy()
+    np.testing.assert_array_equal(audio, placed)  # a placed model is scored like the model itself
+
+
+def test_the_ruler_shuffles_a_growing_share_of_the_aligned_variation_and_keeps_its_statistics():
+    config = ProjectorConfig(encoder_dim=4, llm_dim=3, hidden_dim=5, stack=2)
+    aligned = Projector.initialised(config, seed=0)
+    frames = torch.randn(1, 16, 4)
+    with torch.no_grad():
+        a = aligned(frames)  # (1, 8, 3)
+        torch.testing.assert_close(MixedProjector(aligned, 0.0)(frames), a)
+        full = MixedProjector(aligned, 1.0, seed=3)(frames)
+        order = torch.randperm(8, generator=torch.Generator().manual_seed(3))
+        torch.testing.assert_close(full, a[:, order])  # the same vectors in another order
+        half = MixedProjector(aligned, 0.5, seed=3)(frames)
+        torch.testing.assert_close(half.mean(dim=1), a.mean(dim=1))  # the offset stays
+        varying, own = half - half.mean(dim=1, keepdim=True), a - a.mean(dim=1, keepdim=True)
+        # independent halves: the RMS is kept only on average; here within a loose band
+        assert 0.5 < float(varying.pow(2).mean().sqrt() / own.pow(2).mean().sqrt()) < 1.5

@@ -17,8 +17,19 @@ from speechalign.metrics.alas import (
     reference_path,
     similarity,
 )
-from speechalign.validity import auc, choose_default, conditions, effect_size, ranking, separation
+from speechalign.validity import (
+    auc,
+    choose_default,
+    conditions,
+    effect_size,
+    place_on_ruler,
+    pooled,
+    ranking,
+    selection,
+    separation,
+)
 from speechalign.validity.controls import jittered_rows, oracle_embeddings, with_audio_embeddings
+from speechalign.validity.summary import ruler_summary
 
 
 def naive_cosine(audio, text):  # (L, A, D), (L, T, D) -> (L, A, T)
@@ -155,19 +166,27 @@ def test_auc_and_effect_size_known_values():
     assert np.isnan(effect_size(np.array([1.0]), np.array([2.0, 3.0])))
 
 
+SYNTHETIC = [  # condition, role, noise, ruler step, 'sharp' calibrated ALAS
+    ("oracle", "positive", 0.0, None, 0.05),
+    ("oracle-noise-1", "sweep", 1.0, None, 0.4),
+    ("oracle-noise-4", "sweep", 4.0, None, 0.9),
+    ("aligned", "aligned", 0.0, 0.0, 0.1),
+    ("ruler-0.5", "ruler", 0.0, 0.5, 0.6),
+    ("audio", "model", 0.0, None, 0.85),
+    ("mismatched", "negative", 0.0, None, 1.2),
+    ("reversed", "negative", 0.0, None, 1.2),
+    ("ruler-1", "ruler", 0.0, 1.0, 1.1),
+    ("untrained", "negative", 0.0, None, 1.15),
+]
+
+
 def synthetic_table(rng) -> pd.DataFrame:
-    """Per-utterance calibrated ALAS of two normalisations: 'sharp' separates oracle from negatives and
-    degrades with noise; 'flat' sees nothing (the raw-cosine failure of docs/facts.md)."""
+    """Per-utterance calibrated ALAS of two normalisations: 'sharp' separates positives from negatives,
+    degrades with noise and rises along the ruler (best at layer 1); 'flat' sees nothing (the raw-cosine
+    failure of docs/facts.md)."""
     rows = []
     for u in range(6):
-        for name, role, _source, noise in [
-            ("oracle", "positive", "oracle", 0.0),
-            ("oracle-noise-1", "sweep", "oracle", 1.0),
-            ("oracle-noise-4", "sweep", "oracle", 4.0),
-            ("mismatched", "negative", "mismatched", 0.0),
-            ("reversed", "negative", "reversed", 0.0),
-        ]:
-            sharp = {"oracle": 0.05, "oracle-noise-1": 0.4, "oracle-noise-4": 0.9}.get(name, 1.2)
+        for name, role, noise, mix, sharp in SYNTHETIC:
             for norm, value in (("sharp", sharp + 0.05 * rng.random()), ("flat", 3.0)):
                 for layer in range(3):
                     rows.append(
@@ -177,11 +196,14 @@ def synthetic_table(rng) -> pd.DataFrame:
                             "role": role,
                             "noise": noise,
                             "jitter": 0.0,
+                            "mix": np.nan if mix is None else mix,
                             "normalisation": norm,
                             "layer": layer,
-                            "alas_tokens": value * 2.0,
+                            "alas_tokens": value * (2.0 if layer != 1 else 1.0),
                             "uniform_tokens": 2.0,
                             "diagonal_contrast": 0.0,
+                            "hub_share": 0.1,
+                            "k_skewness": 0.0,
                             "n_audio": 50,
                         }
                     )
@@ -190,9 +212,33 @@ def synthetic_table(rng) -> pd.DataFrame:
 
 def test_the_default_is_the_normalisation_that_separates_the_controls():
     sep = separation(synthetic_table(np.random.default_rng(0)))
-    assert set(sep["negative"]) == {"mismatched", "reversed"}
+    assert set(sep["negative"]) == {"mismatched", "reversed", "untrained"}
     sharp = sep[sep["normalisation"] == "sharp"]
     assert (sharp["auc"] == 1.0).all() and (sharp["spearman_noise"] > 0.8).all()
     flat = ranking(sep).set_index("normalisation").loc["flat"]
     assert flat["auc"] == 0.5
     assert choose_default(sep) == "sharp"
+
+
+def test_the_selection_is_the_separating_normalisation_and_the_aligned_models_best_layer():
+    table = synthetic_table(np.random.default_rng(0))
+    chosen = selection(table, separation(table))
+    assert (chosen["normalisation"], chosen["layer"], chosen["positive"]) == ("sharp", 1, "aligned")
+
+
+def test_the_ruler_rises_and_places_the_model_between_its_steps():
+    table = synthetic_table(np.random.default_rng(1))
+    summary = ruler_summary(pooled(table), "sharp", layer=1)
+    assert [s["mix"] for s in summary["steps"]] == [0.0, 0.5, 1.0]
+    assert summary["spearman_layer"] == 1.0 and summary["spearman_mean_over_layers"] == 1.0
+    steps = {s["mix"]: s["alas_tokens_layer"] for s in summary["steps"]}
+    value = summary["placements"]["audio"]["alas_tokens_layer"]
+    expected = 0.5 + 0.5 * (value - steps[0.5]) / (steps[1.0] - steps[0.5])  # linear between steps 0.5 and 1
+    assert summary["placements"]["audio"]["step_layer"] == pytest.approx(expected)
+
+
+def test_place_on_ruler_clips_at_the_ends_and_reads_a_non_monotonic_ruler_by_its_running_maximum():
+    curve = pd.DataFrame({"mix": [0.0, 0.25, 0.5, 1.0], "layer": 0, "alas_tokens": [1.0, 3.0, 2.0, 5.0]})
+    assert place_on_ruler(curve, 0, 0.5) == 0.0 and place_on_ruler(curve, 0, 9.0) == 1.0
+    assert place_on_ruler(curve, 0, 2.0) == pytest.approx(0.125)  # between 1.0 (step 0) and 3.0 (step 0.25)
+    assert place_on_ruler(curve, 0, 4.0) == pytest.approx(0.625)  # running max 3 at 0.25..0.5, 5 at 1

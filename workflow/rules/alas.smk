@@ -1,6 +1,7 @@
 # Stages 6-7, respond + alas: each speech LLM answers the audio prompt and the text prompt of every utterance
 # (greedy; SBERT agreement filter), then one prefill per run gives ALAS per layer per utterance against the
-# word times of params reference.aligner.
+# word times of params reference.aligner, under the normalisation the validity stage chose on its dev split
+# (params alas.normalisation: selected) and under the paper's raw cosine beside it.
 
 
 rule respond:
@@ -30,6 +31,7 @@ rule alas_score:
         responses="results/responses/{model}/{corpus}.parquet",
         reference=f"data/reference/{config['reference']['aligner']}/{{corpus}}.jsonl.gz",
         models=backend_model_folders,
+        selection=alas_selection,
     output:
         table="results/alas/{model}/{corpus}.parquet",
         summary="results/alas/{model}/{corpus}.json",
@@ -42,11 +44,13 @@ rule alas_score:
     params:
         cfg=stage_params("alas"),
         backends=template_params("backends"),
+        validity=stage_params("validity", keys=["components"]),
+        selection=alas_selection_option,
         seed=config["seed"],
     shell:
         "speechalign alas score --model {wildcards.model} --corpus {input.corpus} --responses {input.responses} "
-        "--reference {input.reference} --out {output.table} --summary {output.summary} --examples {output.examples} --seed {params.seed} "
-        "--alas-params {params.cfg} --backends-params {params.backends} 2> {log}"
+        "--reference {input.reference} {params.selection} --out {output.table} --summary {output.summary} --examples {output.examples} --seed {params.seed} "
+        "--alas-params {params.cfg} --backends-params {params.backends} --validity-params {params.validity} 2> {log}"
 
 
 rule alas:

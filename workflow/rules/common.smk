@@ -114,14 +114,26 @@ def corpus_folder(wildcards):
     return f"data/corpora/{wildcards.corpus}"
 
 
-def backend_model_folders(wildcards):
-    """The provisioned model folders that backend ``{model}`` loads (hub ids and local folders: none), and
-    its ``projector:`` folder (a SIFT checkpoint the train rule builds, so training runs before it answers). A
-    SALMONN entry's hand-downloaded BEATs and SALMONN files are not inputs: the dry run of the paper profile
-    stays whole, and the backend names the missing file and where to get it when the job runs."""
-    spec = config["backends"]["models"][wildcards.model]
+def model_folders(model):
+    """The provisioned model folders that backend ``model`` loads (hub ids and local folders: none), and its
+    ``projector:`` folder (a SIFT checkpoint the train rule builds, or the aligned projector the validity stage
+    trains, so that it is built before the model answers). A SALMONN entry's hand-downloaded BEATs and SALMONN
+    files are not inputs: the dry run of the paper profile stays whole, and the backend names the missing file
+    and where to get it when the job runs."""
+    spec = config["backends"]["models"][model]
     folders = provisioned(*[spec.get(role) for role in ("llm", "encoder", "model")], config["models"]["sbert"])
-    return folders + ([spec["projector"]] if spec.get("projector") else [])
+    return folders + ([projector_rule_output(spec["projector"])] if spec.get("projector") else [])
+
+
+def projector_rule_output(folder):
+    """The output a projector folder comes from: the aligned projector lies inside the validity_aligned
+    rule's folder."""
+    return "data/validity/aligned" if folder.startswith("data/validity/aligned/") else folder
+
+
+def backend_model_folders(wildcards):
+    """``model_folders`` of backend ``{model}``."""
+    return model_folders(wildcards.model)
 
 
 def alas_outputs():
@@ -130,17 +142,76 @@ def alas_outputs():
 
 
 
+VALIDITY_SPLITS = ["dev", "test"]
+VALIDITY_REPORT = ["ipynb", "html", "controls.csv", "controls.md", "ruler.csv", "ruler.md", "sensitivity.png",
+                   "sensitivity.pdf", "ruler.png", "ruler.pdf"]
+VALIDITY_SCORE_KEYS = ["dev_share", "max_utterances", "normalisations", "components", "noise_scales",
+                       "jitter_seconds", "negatives", "ruler", "oracle_tolerance"]
+
+
 def validity_outputs():
-    """Controls, separation and summary of every (model, corpus) of params ``validity``, with the notebook's
-    controls table and sensitivity figure."""
-    names = ["parquet", "separation.csv", "json", "ipynb", "html", "controls.csv", "controls.md"]
-    names += ["sensitivity.png", "sensitivity.pdf"]
-    return expand(
-        "results/validity/{model}/{corpus}.{name}",
-        model=config["validity"]["models"],
-        corpus=config["validity"]["corpora"],
-        name=names,
-    )
+    """The aligned projector; tables, separation and summary of every (model, corpus, split) of params
+    ``validity``; the test split's notebook with its controls and ruler tables and figures."""
+    scored = expand("results/validity/{model}/{corpus}/{split}.{name}", model=config["validity"]["models"],
+                    corpus=config["validity"]["corpora"], split=VALIDITY_SPLITS,
+                    name=["parquet", "separation.csv", "json"])
+    reports = expand("results/validity/{model}/{corpus}/test.{name}", model=config["validity"]["models"],
+                     corpus=config["validity"]["corpora"], name=VALIDITY_REPORT)
+    return ["data/validity/aligned", *scored, *reports]
+
+
+def validity_test_summaries():
+    """The validity test summaries (ruler and placements) of every (model, corpus) of params ``validity``."""
+    return expand("results/validity/{model}/{corpus}/test.json", model=config["validity"]["models"],
+                  corpus=config["validity"]["corpora"])
+
+
+def validity_aligned_corpora(wildcards):
+    """The corpora whose fit split trains the aligned projector (params validity.aligned.corpora)."""
+    return expand("data/corpora/{corpus}", corpus=config["validity"]["aligned"]["corpora"])
+
+
+def validity_base_folders(wildcards):
+    """``model_folders`` of the validity stage's base model (the first of params validity.models)."""
+    return model_folders(config["validity"]["models"][0])
+
+
+def validity_placed_folders(wildcards):
+    """The test split places the models of params validity.place on the ruler: their folders."""
+    if wildcards.split != "test":
+        return []
+    return [folder for model in config["validity"]["place"] for folder in model_folders(model)]
+
+
+def validity_dev_summary(wildcards):
+    """The test split reports the selection made on dev: the dev summary of the same model and corpus."""
+    return [f"results/validity/{wildcards.model}/{wildcards.corpus}/dev.json"] if wildcards.split == "test" else []
+
+
+def validity_selection_option(wildcards):
+    return " ".join(f"--selection {path}" for path in validity_dev_summary(wildcards))
+
+
+def validity_score_params(wildcards):
+    """The validity keys a score job reads (dev does not place models: a new placed model reruns test only)."""
+    keys = VALIDITY_SCORE_KEYS + (["place"] if wildcards.split == "test" else [])
+    return stage_params("validity", keys=keys)
+
+
+def alas_selection(wildcards):
+    """The validity dev summary whose selected normalisation is the ALAS headline of corpus ``{corpus}``
+    (params alas.normalisation: selected): the corpus's own when the validity stage covers it, else the first
+    validity corpus's; none when alas.normalisation names a normalisation."""
+    if config["alas"]["normalisation"] != "selected":
+        return []
+    corpora = config["validity"]["corpora"]
+    corpus = wildcards.corpus if wildcards.corpus in corpora else corpora[0]
+    return [f"results/validity/{config['validity']['models'][0]}/{corpus}/dev.json"]
+
+
+def alas_selection_option(wildcards):
+    return " ".join(f"--selection {path}" for path in alas_selection(wildcards))
+
 
 def reference_model_folder(wildcards):
     """The provisioned Whisper folder a Whisper aligner loads (pocketsphinx, oracle: none)."""
@@ -320,7 +391,7 @@ def response_files():
                   corpus=config["alas"]["corpora"])
 
 
-ALAS_TABLES = ["by_layer", "response_agreement", "emotion_accuracy"]
+ALAS_TABLES = ["by_layer", "response_agreement", "emotion_accuracy", "ruler"]
 
 
 def alas_plot_files():
@@ -407,6 +478,20 @@ def evaluate_checkpoint_option(wildcards):
     return f"--checkpoint {folder}" if folder else ""
 
 
+def evaluate_reference_answers(wildcards):
+    """The text system's answers, whose NLL every other system records (the behaviour match); none for text
+    itself (it scores its own) or when params evaluate.baselines leaves text out."""
+    from speechalign.evaluate.systems import TEXT
+
+    if wildcards.system == TEXT or TEXT not in config["evaluate"]["baselines"]:
+        return []
+    return [f"results/evaluate/answers/{TEXT}/seed{train_seeds()[0]}.jsonl"]
+
+
+def evaluate_reference_option(wildcards):
+    return " ".join(f"--references {path}" for path in evaluate_reference_answers(wildcards))
+
+
 def evaluate_model_folders(wildcards):
     """The provisioned LLM and Whisper (encoder and cascade ASR) folders every system loads."""
     return provisioned(config["models"]["llm"], config["models"]["whisper"])
@@ -416,20 +501,26 @@ def evaluate_sbert_folder(wildcards):
     return provisioned(config["models"]["sbert"])
 
 
+EVALUATE_SCORED = ["scores.parquet", "tables.csv", "systems.csv", "behaviour.parquet", "behaviour.csv",
+                   "comparisons.csv", "metrics.json"]  # what rule evaluate_score writes
+
+
 def evaluate_outputs():
-    """Answers of every system x seed, the long-form scores, Tables 3-7 (long form) and their metrics."""
-    names = ["scores.parquet", "tables.csv", "systems.csv", "metrics.json"]
-    return evaluate_answer_files() + [f"results/evaluate/{name}" for name in names]
+    """Answers of every system x seed, the long-form scores, Tables 3-7 (long form), the behaviour metrics,
+    the paired comparisons and their metrics."""
+    return evaluate_answer_files() + [f"results/evaluate/{name}" for name in EVALUATE_SCORED]
 
 
 EVALUATE_FIGURES = ["evaluate_scores", "alas_vs_benchmark"]
 
 
 def evaluate_report_tables():
-    """The evaluation notebook's tables: AZEROS Tables 3-7, parse counts, the cascade's WER."""
+    """The evaluation notebook's tables: AZEROS Tables 3-7, parse counts, the cascade's WER, the behaviour
+    metrics and the paired comparisons of the papers' claims."""
     from speechalign.evaluate.tables import TABLES
 
     names = [f"azeros_table{spec.number}" for spec in TABLES] + ["evaluate_parsed", "evaluate_cascade_wer"]
+    names += ["evaluate_behaviour", "evaluate_comparisons"]
     return expand("results/tables/{name}.{ext}", name=names, ext=["csv", "md"])
 
 

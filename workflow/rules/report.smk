@@ -32,6 +32,7 @@ rule report_alas:
         summaries=alas_files("json"),
         examples=alas_files("examples.npz"),
         responses=response_files(),
+        validity=validity_test_summaries(),
     output:
         notebook="results/notebooks/alas.ipynb",
         tables=reported(expand("results/tables/alas_{name}.{ext}", name=ALAS_TABLES, ext=["csv", "md"]), "3. alas", "alas_tables"),
@@ -45,9 +46,10 @@ rule report_alas:
         summaries=json_list(alas_files("json")),
         examples=json_list(alas_files("examples.npz")),
         responses=json_list(response_files()),
+        validity=json_list(validity_test_summaries()),
     shell:
         "speechalign report notebook --notebook {input.notebook} --out {output.notebook} -p summaries {params.summaries} "
-        "-p examples {params.examples} -p responses {params.responses} -p corpora_dir data/corpora "
+        "-p examples {params.examples} -p responses {params.responses} -p validity {params.validity} -p corpora_dir data/corpora "
         "-p tables results/tables -p figures results/figures -p plots results/plots/alas_by_layer "
         "-p profile {config[profile]} 2> {log}"
 

@@ -56,6 +56,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     score.add_argument("--summary", required=True, type=Path, help="the summary (.json)")
     score.add_argument("--examples", type=Path, help="paths of the first utterances (.npz)")
     score.add_argument(
+        "--selection",
+        type=Path,
+        help="the validity stage's dev summary (results/validity/<model>/<corpus>/dev.json) whose selected"
+        " normalisation is the headline when params alas.normalisation is 'selected'",
+    )
+    add_section_options(score, "validity")
+    score.add_argument(
         "--reference",
         type=Path,
         help="the reference stage's word times (data/reference/<aligner>/<corpus>.jsonl.gz);"
@@ -116,6 +123,24 @@ def run_respond(args: argparse.Namespace) -> None:
     )
 
 
+PAPER_NORMALISATION = "cosine"  # the ALAS paper's raw cosine: always scored beside the headline
+
+
+def headline_normalisation(setting: str, selection: Path | None) -> tuple[str, str]:
+    """The headline normalisation and what chose it: params ``alas.normalisation`` names one, or is
+    ``selected`` (the validity stage's choice on the dev split, read from ``selection``)."""
+    import json
+
+    from speechalign.errors import UserFacingError
+
+    if setting != "selected":
+        return setting, "params alas.normalisation"
+    if selection is None:
+        raise UserFacingError("alas.normalisation is 'selected': pass --selection (the validity dev summary)")
+    chosen = json.loads(selection.read_text())["selection"]
+    return chosen["normalisation"], f"validity on the dev split ({selection})"
+
+
 def run_score(args: argparse.Namespace) -> None:
     import numpy as np
     import pandas as pd
@@ -136,6 +161,7 @@ def run_score(args: argparse.Namespace) -> None:
         records = read_reference(args.reference)
         aligner = args.reference.parent.name  # data/reference/<aligner>/<corpus>.jsonl.gz
     seed = top_level(args, "seed")
+    headline, selected_by = headline_normalisation(params["normalisation"], args.selection)
     backend = load_named_backend(backends, args.model, seed)
     table, rejected, examples = score_corpus(
         backend,
@@ -143,23 +169,25 @@ def run_score(args: argparse.Namespace) -> None:
         responses,
         task=task_of(args.corpus.name, backends["tasks"]),
         prompts=backends["prompts"],
-        normalisation=params["normalisation"],
+        normalisations=[headline, PAPER_NORMALISATION],
         reference=aligner,
         n_examples=params["examples"],
         reference_records=records,
+        components=section(args, "validity")["components"],
     )
     info = {
         "model": args.model,
         "corpus": args.corpus.name,
         "seed": seed,
-        "normalisation": params["normalisation"],
+        "selected_by": selected_by,
+        "paper_normalisation": PAPER_NORMALISATION,
         "reference": aligner,
         "threshold": params["threshold"],
         "frame_seconds": backend.frame_seconds,
         "offset_seconds": backend.offset_seconds,
         "hidden_states": backend.num_hidden_states,
     }
-    summary = summarise(table, responses, rejected, info, n_boot=params["bootstrap"], seed=seed)
+    summary = summarise(table, responses, rejected, info, params["bootstrap"], seed, headline=headline)
     with atomic_path(args.out) as tmp:
         table.to_parquet(tmp, index=False)
     if args.examples:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -20,12 +21,20 @@ from tqdm import tqdm
 
 from speechalign.alas.respond import prepare_runs
 from speechalign.backends import BackendInputError, SpeechLLM
-from speechalign.metrics.alas import AlasResult, alas, pooled_alas, reference_path, similarity
+from speechalign.metrics.alas import (
+    NORMALISATION_KINDS,
+    AlasResult,
+    CorpusStatistics,
+    MomentAccumulator,
+    RoleStatistics,
+    alas,
+    mean_alas,
+    pooled_alas,
+    reference_path,
+    similarity,
+)
 
 log = logging.getLogger(__name__)
-
-# arrays kept per example utterance: paths, reference_tokens, uniform, layers, similarity
-EXAMPLE_FIELDS = 5
 
 TABLE_COLUMNS = [
     "utterance",
@@ -38,6 +47,8 @@ TABLE_COLUMNS = [
     "calibrated_words",
     "n_audio",  # audio positions (A)
     "n_text",  # transcript tokens (T)
+    "hub_share",  # share of audio positions on the MAS path's most used token (metrics.alas.hubness)
+    "k_skewness",  # skewness of the k-occurrence counts over tokens (a few hub tokens: large)
     "n_words",
     "words_without_rows",  # words too short for any audio position
     "similarity",  # SBERT agreement of the two answers
@@ -83,9 +94,10 @@ def reference_word_times(record) -> tuple[np.ndarray, list[str]]:
     return times, [w.text for w in record.words]
 
 
-def score_utterance(backend: SpeechLLM, pair, normalisation: str, reference_record=None) -> AlasResult:
-    """ALAS of one prepared pair (``speechalign.alas.prepare_runs``) against the word times of
-    ``reference_record`` (a reference stage record), or the corpus's own exact times when None (oracle)."""
+def utterance_states(backend: SpeechLLM, pair, reference_record=None):
+    """One prefill per run of a prepared pair (``speechalign.alas.prepare_runs``) and its reference path from
+    the word times of ``reference_record`` (a reference stage record), or the corpus's own exact times when
+    None (oracle): ``(audio (L+1, A, D), text (L+1, T, D), ReferencePath)``."""
     if reference_record is None:
         times, words = oracle_word_times(pair.utterance)
     else:
@@ -100,7 +112,15 @@ def score_utterance(backend: SpeechLLM, pair, normalisation: str, reference_reco
         frame_seconds=backend.frame_seconds,
         offset_seconds=backend.offset_seconds,
     )
-    return alas(audio, text, reference, normalisation=normalisation)
+    return audio, text, reference
+
+
+def score_utterance(
+    backend: SpeechLLM, pair, normalisation: str, reference_record=None, statistics=None
+) -> AlasResult:
+    """ALAS of one prepared pair under one normalisation (``statistics``: a fitted one's statistics)."""
+    audio, text, reference = utterance_states(backend, pair, reference_record)
+    return alas(audio, text, reference, normalisation=normalisation, statistics=statistics)
 
 
 def figure_layers(n_layers: int) -> list[int]:
@@ -109,12 +129,36 @@ def figure_layers(n_layers: int) -> list[int]:
     return sorted({0, round(last / 4), round(last / 2), round(3 * last / 4), last})
 
 
-def example_similarity(backend: SpeechLLM, pair, layers: Sequence[int], normalisation: str) -> np.ndarray:
-    """The similarity matrices of ``layers`` for one pair, (len(layers), A, T) float16: small enough to keep
-    for a few example utterances (a second prefill; only examples pay for it)."""
-    audio = backend.prefill(pair.audio)[list(layers)]  # (K, A, D)
-    text = backend.prefill(pair.text)[list(layers)]  # (K, T, D)
-    return similarity(audio, text, normalisation=normalisation).astype(np.float16)
+def example_arrays(
+    utterance_id: str, results: Mapping[str, AlasResult], audio, text, statistics
+) -> dict[str, np.ndarray]:
+    """What a figure keeps of one example utterance: its reference and uniform paths, the figure layers,
+    and per normalisation the MAS paths ``(L, A)`` and the figure layers' similarity ``(K, A, T)`` float16."""
+    first = next(iter(results.values()))
+    layers = figure_layers(first.n_layers)
+    out = {
+        f"{utterance_id}/reference_tokens": first.reference.token_per_row,
+        f"{utterance_id}/uniform": first.uniform_path,
+        f"{utterance_id}/layers": np.asarray(layers),
+    }
+    for name, result in results.items():
+        sim = similarity(audio[layers], text[layers], name, _layer_statistics(statistics, layers))
+        out[f"{utterance_id}/{name}/paths"] = result.paths
+        out[f"{utterance_id}/{name}/similarity"] = sim.astype(np.float16)
+    return out
+
+
+def _layer_statistics(statistics, layers: Sequence[int]):
+    """Fitted statistics restricted to ``layers`` (None stays None)."""
+    if statistics is None:
+        return None
+    pick = list(layers)
+    return CorpusStatistics(
+        *(
+            RoleStatistics(role.mean[pick], role.components[pick], role.positions)
+            for role in (statistics.audio, statistics.text)
+        )
+    )
 
 
 def result_rows(
@@ -135,64 +179,113 @@ def result_rows(
     ]
 
 
+@dataclass
+class Scorable:
+    """One utterance ready to score: its prepared runs, its response row and its reference record."""
+
+    utterance: Any
+    pair: Any
+    response: Any
+    record: Any
+
+
+def scorable_pairs(
+    backend: SpeechLLM,
+    utterances: Sequence,
+    responses: pd.DataFrame,
+    task: str,
+    prompts: Mapping[str, str],
+    reference: str,
+    reference_records: Mapping[str, Any] | None,
+) -> tuple[list[Scorable], list[dict]]:
+    """The utterances that can be scored, and the rejections ``[{utterance, reason}]`` of the others."""
+    by_id = responses.set_index("utterance")
+    ready, rejected = [], []
+    for utt in utterances:
+        if utt.id not in by_id.index:
+            raise BackendInputError(f"utterance {utt.id} has no response: rerun `speechalign alas respond`")
+        response = by_id.loc[utt.id]
+        reason = (str(response["reason"]) or "not answered") if response["status"] != "ok" else None
+        pair = prepare_runs(backend, utt, task, prompts) if reason is None else None
+        reason = reason or pair.reason
+        if reason is None and reference_records is not None and utt.id not in reference_records:
+            reason = f"no {reference} reference for this utterance"
+        if reason is not None:
+            rejected.append({"utterance": utt.id, "reason": reason})
+            continue
+        record = reference_records[utt.id] if reference_records is not None else None
+        ready.append(Scorable(utt, pair, response, record))
+    return ready, rejected
+
+
+def fit_corpus_statistics(backend: SpeechLLM, ready: Sequence[Scorable], components: int):
+    """Corpus statistics of both run roles over the scored utterances (a first prefill pass), for the fitted
+    normalisations (``speechalign.metrics.alas.normalisations``)."""
+    audio, text = MomentAccumulator(), MomentAccumulator()
+    for item in tqdm(ready, desc="fit statistics", unit="utt"):
+        audio.update(backend.prefill(item.pair.audio))
+        text.update(backend.prefill(item.pair.text))
+    return CorpusStatistics(audio.compute(components), text.compute(components))
+
+
 def score_corpus(
     backend: SpeechLLM,
     utterances: Sequence,
     responses: pd.DataFrame,
     task: str,
     prompts: Mapping[str, str],
-    normalisation: str,
+    normalisations: str | Sequence[str],
     reference: str = "oracle",
     n_examples: int = 0,
     reference_records: Mapping[str, Any] | None = None,
+    components: int = 5,
 ) -> tuple[pd.DataFrame, list[dict], dict[str, np.ndarray]]:
-    """The tidy table (``TABLE_COLUMNS``), the rejections ``[{utterance, reason}]`` and, for the first
-    ``n_examples`` scored utterances, their paths, reference, uniform path and the similarity matrices of
-    the figure layers (``{"<id>/paths": (L, A), "<id>/similarity": (K, A, T), "<id>/layers": (K,), ...}``).
+    """The tidy table (``TABLE_COLUMNS``, one row per utterance, normalisation and layer), the rejections
+    ``[{utterance, reason}]`` and, for the first ``n_examples`` scored utterances, what the figures draw
+    (``example_arrays``).
 
-    ``reference`` names the word times: ``reference_records`` (id -> record of the reference stage's file
-    for that aligner), or, when it is None, the corpus's own exact times (only for ``"oracle"``)."""
+    ``normalisations``: one name or several, scored from the same prefill; fitted ones get statistics fitted
+    on the scored utterances (``components``: pc-removed's). ``reference`` names the word times:
+    ``reference_records`` (id -> record of the reference stage's file for that aligner), or, when it is None,
+    the corpus's own exact times (only for ``"oracle"``)."""
     if reference_records is None and reference != "oracle":
         raise BackendInputError(f"reference {reference!r} needs its reference file (data/reference/...)")
-    by_id = responses.set_index("utterance")
+    names = [normalisations] if isinstance(normalisations, str) else list(dict.fromkeys(normalisations))
+    ready, rejected = scorable_pairs(
+        backend, utterances, responses, task, prompts, reference, reference_records
+    )
+    fitted = any(NORMALISATION_KINDS.get(n) == "fitted" for n in names)
+    statistics = fit_corpus_statistics(backend, ready, components) if fitted and ready else None
     rows: list[dict] = []
-    rejected: list[dict] = []
     examples: dict[str, np.ndarray] = {}
-    for utt in tqdm(utterances, desc="alas", unit="utt"):
-        if utt.id not in by_id.index:
-            raise BackendInputError(f"utterance {utt.id} has no response: rerun `speechalign alas respond`")
-        response = by_id.loc[utt.id]
-        if response["status"] != "ok":
-            rejected.append({"utterance": utt.id, "reason": str(response["reason"])})
-            continue
-        pair = prepare_runs(backend, utt, task, prompts)
+    for item in tqdm(ready, desc="alas", unit="utt"):
+        utt_id = item.utterance.id
         try:
-            if pair.reason is not None:
-                raise BackendInputError(pair.reason)
-            record = None
-            if reference_records is not None:
-                if utt.id not in reference_records:
-                    raise BackendInputError(f"no {reference} reference for this utterance")
-                record = reference_records[utt.id]
-            result = score_utterance(backend, pair, normalisation, record)
+            audio, text, ref = utterance_states(backend, item.pair, item.record)
+            results = {n: alas(audio, text, ref, normalisation=n, statistics=statistics) for n in names}
         except (BackendInputError, ValueError) as err:  # e.g. NaN in hidden states, unmatched words
-            log.warning("%s not scored: %s", utt.id, err)
-            rejected.append({"utterance": utt.id, "reason": str(err)})
+            log.warning("%s not scored: %s", utt_id, err)
+            rejected.append({"utterance": utt_id, "reason": str(err)})
             continue
-        rows += result_rows(utt.id, result, response, reference)
-        if len(examples) < EXAMPLE_FIELDS * n_examples:
-            layers = figure_layers(result.n_layers)
-            examples[f"{utt.id}/paths"] = result.paths
-            examples[f"{utt.id}/reference_tokens"] = result.reference.token_per_row
-            examples[f"{utt.id}/uniform"] = result.uniform_path
-            examples[f"{utt.id}/layers"] = np.asarray(layers)
-            examples[f"{utt.id}/similarity"] = example_similarity(backend, pair, layers, normalisation)
+        for result in results.values():
+            rows += result_rows(utt_id, result, item.response, reference)
+        if len({k.split("/")[0] for k in examples}) < n_examples:
+            examples |= example_arrays(utt_id, results, audio, text, statistics)
     return pd.DataFrame(rows, columns=TABLE_COLUMNS), rejected, examples
 
 
+def _interval(values: np.ndarray, n_boot: int) -> list[float]:
+    """95% percentile interval of the resamples ``values[1:]`` (``values[0]``: the estimate)."""
+    low, high = np.nanpercentile(values[1:], [2.5, 97.5]) if n_boot else (np.nan, np.nan)
+    return [float(low), float(high)]
+
+
 def layer_summary(table: pd.DataFrame, n_boot: int, seed: int) -> list[dict[str, Any]]:
-    """Per layer: pooled ALAS (a ratio of sums over utterances: ``speechalign.metrics.alas.pooled_alas``) in
-    tokens and words, calibrated, with 95% bootstrap intervals over utterances (percentile method)."""
+    """Per layer of one normalisation's rows: ALAS in tokens and words aggregated both ways over utterances,
+    each with a 95% bootstrap interval (percentile method, the same resamples for both): ``alas_<unit>``, a
+    ratio of sums (``speechalign.metrics.alas.pooled_alas``; ours, what the figures draw) and
+    ``alas_<unit>_mean``, the average over utterances (``mean_alas``; what the ALAS paper reports); the
+    calibrated ratio of sums, the uniform path's, and the mean hubness diagnostics."""
     out = []
     for layer, part in table.groupby("layer", sort=True):
         part = part.sort_values("utterance")
@@ -202,16 +295,40 @@ def layer_summary(table: pd.DataFrame, n_boot: int, seed: int) -> list[dict[str,
         rows = part["n_audio"].to_numpy(np.float64)
         entry: dict[str, Any] = {"layer": int(layer), "utterances": n}
         for unit in ("tokens", "words"):
-            alas_ = pooled_alas(part[f"alas_{unit}"].to_numpy(), rows, weights)
+            per_utterance = part[f"alas_{unit}"].to_numpy()
+            alas_ = pooled_alas(per_utterance, rows, weights)
             uniform = pooled_alas(part[f"uniform_{unit}"].to_numpy(), rows, weights)
             with np.errstate(divide="ignore", invalid="ignore"):
                 calibrated = alas_ / uniform
-            for name, values in ((f"alas_{unit}", alas_), (f"calibrated_{unit}", calibrated)):
-                low, high = np.nanpercentile(values[1:], [2.5, 97.5]) if n_boot else (np.nan, np.nan)
+            estimates = {
+                f"alas_{unit}": alas_,
+                f"alas_{unit}_mean": mean_alas(per_utterance, weights),
+                f"calibrated_{unit}": calibrated,
+            }
+            for name, values in estimates.items():
                 entry[name] = float(values[0])
-                entry[f"{name}_ci"] = [float(low), float(high)]
+                entry[f"{name}_ci"] = _interval(values, n_boot)
             entry[f"uniform_{unit}"] = float(uniform[0])
+        entry["hub_share"] = float(part["hub_share"].mean())
+        entry["k_skewness"] = float(part["k_skewness"].mean())
         out.append(entry)
+    return out
+
+
+AGGREGATION = {
+    "alas_tokens": "ratio of sums over utterances (each weighs by its audio positions); the figures draw it",
+    "alas_tokens_mean": "average of per-utterance ALAS (the ALAS paper's aggregation)",
+}
+
+
+def subset_summaries(table: pd.DataFrame, n_boot: int, seed: int) -> dict[str, Any]:
+    """``{"kept": ..., "all": ...}`` of one normalisation's rows: the filter's kept pairs (the paper's
+    Figure 3) and every scored pair."""
+    out = {}
+    for subset, part in (("kept", table[table["kept"]]), ("all", table)):
+        layers = layer_summary(part, n_boot, seed) if len(part) else []
+        best = min(layers, key=lambda e: e["alas_tokens"])["layer"] if layers else None
+        out[subset] = {"utterances": int(part["utterance"].nunique()), "best_layer": best, "layers": layers}
     return out
 
 
@@ -222,12 +339,19 @@ def summarise(
     info: Mapping[str, Any],
     n_boot: int,
     seed: int,
+    headline: str | None = None,
 ) -> dict[str, Any]:
-    """The summary JSON: the response filter's counts, and per layer the pooled ALAS with intervals for the
-    kept pairs (the paper's number) and for every scored pair."""
+    """The summary JSON: the response filter's counts, and per normalisation and layer the ALAS of the kept
+    pairs (the paper's number) and of every scored pair, with intervals. ``headline``: the normalisation whose
+    numbers are also at the top level (``kept``, ``all``; default: the table's first); every normalisation is
+    under ``by_normalisation`` (the paper's raw cosine among them whenever it was scored)."""
     ok = responses[responses["status"] == "ok"]
+    names = list(dict.fromkeys(table["normalisation"])) or [headline]
+    headline = headline or names[0]
     summary: dict[str, Any] = dict(info)
     summary["lower_is_better"] = True
+    summary["normalisation"] = headline
+    summary["aggregation"] = AGGREGATION
     summary["responses"] = {
         "utterances": len(responses),
         "answered": len(ok),
@@ -236,12 +360,8 @@ def summarise(
         "median_similarity": float(ok["similarity"].median()) if len(ok) else None,
     }
     summary["rejected"] = rejected
-    for subset, part in (("kept", table[table["kept"]]), ("all", table)):
-        layers = layer_summary(part, n_boot, seed) if len(part) else []
-        best = min(layers, key=lambda e: e["alas_tokens"])["layer"] if layers else None
-        summary[subset] = {
-            "utterances": int(part["utterance"].nunique()),
-            "best_layer": best,
-            "layers": layers,
-        }
+    summary["by_normalisation"] = {
+        name: subset_summaries(table[table["normalisation"] == name], n_boot, seed) for name in names
+    }
+    summary |= summary["by_normalisation"].get(headline) or subset_summaries(table.iloc[:0], n_boot, seed)
     return summary

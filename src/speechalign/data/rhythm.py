@@ -34,33 +34,45 @@ from speechalign.errors import UserFacingError
 __all__ = ["phrase_texts", "plan_rhythm", "rhythm_extra", "scaled_rate", "speak_with_rhythm"]
 
 _SENTENCE_END = (".", "!", "?")
-_RATE_LIMITS = (80, 400)  # words per minute: espeak-ng takes 80-450, but at 450 its word times overshoot the audio
+# Words per minute: espeak-ng takes 80-450, but at 450 its word times overshoot the audio (by ~30 ms).
+_RATE_LIMITS = (80, 400)
 # speak_phrase(text, rate_factor) -> (audio (N,) float32, sample rate, word times from 0)
 PhraseSpeaker = Callable[[str, float], tuple[np.ndarray, int, Sequence[Word]]]
 
 
-def _sentence_ends(tokens: Sequence[str]) -> list[int]:
-    """Indices of the tokens that end a sentence (the last token always does)."""
-    ends = [i for i, t in enumerate(tokens) if t.rstrip("\"')”’").endswith(_SENTENCE_END)]
-    return sorted(set(ends) | {len(tokens) - 1})
+def _spoken_groups(tokens: Sequence[str]) -> list[list[str]]:
+    """Whitespace tokens grouped so that each group starts with a spoken one (a letter or digit): a token
+    without one ("--") joins the group before it, since espeak-ng speaks nothing at a phrase's start."""
+    groups: list[list[str]] = []
+    for token in tokens:
+        if groups and not any(c.isalnum() for c in token):
+            groups[-1].append(token)
+        elif groups and not any(c.isalnum() for t in groups[-1] for c in t):
+            groups[-1].append(token)  # leading unspoken tokens of the item join its first spoken word
+        else:
+            groups.append([token])
+    return groups
+
+
+def _ends_sentence(group: Sequence[str]) -> bool:
+    return any(t.rstrip("\"')”’").endswith(_SENTENCE_END) for t in group)
+
+
+def _phrase_lengths(tokens: Sequence[str], low: int, high: int, rng: random.Random) -> list[tuple[int, bool]]:
+    """(tokens, ends a sentence) per phrase: ``low`` to ``high`` spoken words, cut at every sentence end."""
+    groups = _spoken_groups(tokens)
+    out, start = [], 0
+    ends = [i for i, g in enumerate(groups) if _ends_sentence(g)] + [len(groups) - 1]
+    for end in sorted(set(ends)):
+        while start <= end:
+            n = min(rng.randint(low, high), end + 1 - start)
+            out.append((sum(len(g) for g in groups[start : start + n]), start + n > end))
+            start += n
+    return out
 
 
 def _log_uniform(rng: random.Random, factor: float) -> float:
     return math.exp(rng.uniform(-math.log(factor), math.log(factor)))
-
-
-def _phrase_lengths(tokens: Sequence[str], low: int, high: int, rng: random.Random) -> list[tuple[int, bool]]:
-    """(words, ends a sentence) per phrase. A token without a letter or digit ("--") never starts a phrase:
-    espeak-ng would speak nothing at the phrase's start."""
-    out, start = [], 0
-    for end in _sentence_ends(tokens):
-        while start <= end:
-            n = min(rng.randint(low, high), end + 1 - start)
-            while start + n <= end and not any(c.isalnum() for c in tokens[start + n]):
-                n += 1
-            start += n
-            out.append((n, start > end))
-    return out
 
 
 def _keep_duration(words: list[int], rates: list[float], pauses: list[float], wpm: float) -> list[float]:

@@ -10,7 +10,9 @@ give (its input was rejected, the ASR heard nothing) scores 0 with ``parsed`` fa
 like an unparseable answer. An agreement item whose text run gave no answer has nothing to compare with: its
 score is NaN (the tables leave it out and count it) with the reason recorded. An answer the system recorded
 as not applicable (``text`` on an item with no transcript) is not scored: NaN, ``applicable`` false, its
-reason kept; the tables show such a cell as not applicable.
+reason kept; the tables show such a cell as not applicable. So is ``text``'s agreement: its speech run is its
+text run, so it agrees with itself by construction (1), which no other system can; leaving it out keeps the
+upper bound's overall from carrying that free 100.
 """
 
 from __future__ import annotations
@@ -36,18 +38,26 @@ SCORE_COLUMNS = [
 ]
 
 
-def score_one(item, answer, embed) -> tuple[float, bool, str]:
-    """(score, parsed, reason) of one answer to one item."""
+TEXT_AGREES_WITH_ITSELF = (
+    "not applicable: the text system's speech run is its text run (agreement 1 by construction)"
+)
+
+
+def score_one(item, answer, embed) -> tuple[float, bool, str, bool]:
+    """(score, parsed, reason, applicable) of one answer to one item."""
+    from speechalign.evaluate.systems import AGREEMENT, TEXT
     from speechalign.metrics.bench.scorers import score_item
 
     if not answer.applicable:
-        return math.nan, False, answer.reason
+        return math.nan, False, answer.reason, False
+    if answer.system == TEXT and item.task == AGREEMENT:
+        return math.nan, False, TEXT_AGREES_WITH_ITSELF, False
     if answer.reason:
-        return 0.0, False, f"not answered: {answer.reason}"
-    if item.task == "agreement" and not (answer.text_answer or "").strip():
-        return math.nan, False, "the text run gave no answer to compare with"
+        return 0.0, False, f"not answered: {answer.reason}", True
+    if item.task == AGREEMENT and not (answer.text_answer or "").strip():
+        return math.nan, False, "the text run gave no answer to compare with", True
     s = score_item(item, answer.answer, text_answer=answer.text_answer, embed=embed)
-    return float(s.score), bool(s.parsed), s.reason
+    return float(s.score), bool(s.parsed), s.reason, True
 
 
 def score_answers(
@@ -66,10 +76,10 @@ def score_answers(
                 f"{answer.system} seed {answer.seed} answered item {answer.item!r}, which the benchmark items"
                 " do not hold: rerun the evaluate stage's answer jobs"
             )
-        score, parsed, reason = score_one(item, answer, embed)
+        score, parsed, reason, applicable = score_one(item, answer, embed)
         suite = (suite_of or {}).get(item.id, "")
         row = (answer.system, answer.seed, suite, item.task, item.subset, item.id, score, parsed)
-        rows.append((*row, bool(answer.applicable), reason))
+        rows.append((*row, applicable, reason))
     return pd.DataFrame(rows, columns=SCORE_COLUMNS)
 
 

@@ -8,11 +8,14 @@ Tables 3-7.
     # several suites (params evaluate.suites): give every suite's items, to both actions
     speechalign evaluate answer --system text --seed 0 \\
         --items data/corpora/voicebench/items.jsonl data/corpora/airbench/items.jsonl --out ...
-    # every answer file -> scores, tables, metrics
+    # every system but text also scores text's answers (behaviour match): give them
+    speechalign evaluate answer --system sift_s ... --references results/evaluate/answers/text/seed0.jsonl
+    # every answer file -> scores, tables, behaviour metrics, paired comparisons, metrics
     speechalign evaluate score --items data/corpora/bench/items.jsonl \\
         --answers results/evaluate/answers/*/seed*.jsonl --scores results/evaluate/scores.parquet \\
         --tables results/evaluate/tables.csv --systems results/evaluate/systems.csv \\
-        --metrics results/evaluate/metrics.json
+        --behaviour results/evaluate/behaviour.parquet --behaviour-summary results/evaluate/behaviour.csv \\
+        --comparisons results/evaluate/comparisons.csv --metrics results/evaluate/metrics.json
 
 The report notebook (notebooks/evaluate.ipynb) renders the tables as results/tables/azeros_table{3..7}.*.
 Params: the stage's own section ``evaluate`` (``--evaluate-params``), and ``backends``, ``train`` and
@@ -50,6 +53,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     answer.add_argument("--checkpoint", help="the variant's SIFT checkpoint folder (trained systems only)")
     answer.add_argument("--out", required=True, type=Path, help="answers (JSONL)")
     answer.add_argument("--cache", type=Path, help="resumable cache of finished answers (JSONL)")
+    answer.add_argument(
+        "--references", type=Path, help="the text system's answers: their NLL under this system (behaviour)"
+    )
     score = sub.add_parser("score", help="score every answer file; write scores, tables and metrics")
     score.add_argument(
         "--items", required=True, nargs="+", type=Path, help="items of every suite the answers answered"
@@ -58,6 +64,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     score.add_argument("--scores", required=True, type=Path, help="long-form scores (.parquet)")
     score.add_argument("--tables", required=True, type=Path, help="Tables 3-7 in long form (.csv)")
     score.add_argument("--systems", required=True, type=Path, help="every system's cells in long form (.csv)")
+    score.add_argument("--behaviour", required=True, type=Path, help="behaviour metrics per item (.parquet)")
+    score.add_argument(
+        "--behaviour-summary", required=True, type=Path, help="behaviour metrics per system (.csv)"
+    )
+    score.add_argument("--comparisons", required=True, type=Path, help="paired comparisons of claims (.csv)")
     score.add_argument("--metrics", required=True, type=Path, help="DVC metrics (.json)")
     score.add_argument("--seed", type=int, help="seed of the bootstrap resampling (default: params seed)")
     for p in (answer, score):
@@ -74,19 +85,27 @@ def run_answer(args: argparse.Namespace) -> None:
     import torch
 
     from speechalign.backends import load_backend
+    from speechalign.env import keep_freed_memory
     from speechalign.evaluate import systems as S
+    from speechalign.evaluate.behaviour import nll_scorer
     from speechalign.metrics.bench.items import read_suites
     from speechalign.sift.targets import TargetCache
 
     params = section(args, "evaluate")
     backends, train, models = section(args, "backends"), section(args, "train"), section(args, "models")
+    keep_freed_memory()  # batched generation's KV cache is otherwise page-faulted afresh at every step
     run = S.SystemRun(args.system, args.seed)
     torch.manual_seed(args.seed)
     items = [item for suite in read_suites(args.items).values() for item in suite]
     spec = S.backend_spec(run, args.checkpoint, models, backends, train)
     backend = load_backend(spec, seed=args.seed)
     asr = S.whisper_asr(models["whisper"], params["asr"]) if run.kind == S.CASCADE else None
-    configuration = S.configuration_key(spec, args.checkpoint, params["max_new_tokens"], params["asr"])
+    references = None
+    if args.references:
+        references = {a.item: a.answer for a in S.read_answers(args.references) if a.answer.strip()}
+    configuration = S.configuration_key(
+        spec, args.checkpoint, params["max_new_tokens"], params["asr"], references, params["control_items"]
+    )
     answers = S.answer_items(
         run,
         items,
@@ -96,6 +115,9 @@ def run_answer(args: argparse.Namespace) -> None:
         max_new_tokens=params["max_new_tokens"],
         batch_size=backends["batch_size"],
         asr=asr,
+        references=references,
+        nll=nll_scorer(backend),
+        control_items=params["control_items"],
     )
     S.write_answers(args.out, answers)
     rejected = sum(bool(a.reason) and a.applicable for a in answers)
@@ -112,6 +134,7 @@ def run_answer(args: argparse.Namespace) -> None:
 
 
 def run_score(args: argparse.Namespace) -> None:
+    from speechalign.evaluate import behaviour as B
     from speechalign.evaluate import tables as T
     from speechalign.evaluate.answer_scores import asr_summary, score_answers
     from speechalign.evaluate.systems import read_answers
@@ -126,7 +149,7 @@ def run_score(args: argparse.Namespace) -> None:
     items = [item for suite in suites.values() for item in suite]
     suite_of = {item.id: name for name, suite in suites.items() for item in suite}
     answers = [a for path in args.answers for a in read_answers(path)]
-    needs_sbert = any(i.task == "agreement" for i in items)
+    needs_sbert = any(i.task == "agreement" for i in items) or any(a.system == "text" for a in answers)
     embed = sbert_embedder(model_path(models["sbert"])) if needs_sbert else None
     scores = score_answers(items, answers, embed, suite_of)
     with atomic_path(args.scores) as tmp:
@@ -137,7 +160,15 @@ def run_score(args: argparse.Namespace) -> None:
     write_text(args.tables, T.long_form(tables).to_csv(index=False))
     every = T.every_system(scores, params["confidence"], params["bootstrap"], seed)
     write_text(args.systems, every.to_csv(index=False))
-    write_json(args.metrics, {**T.metrics(tables), "asr": asr_summary(answers)})
+    rows = B.behaviour_rows(items, answers, embed, params["repeat_threshold"])
+    with atomic_path(args.behaviour) as tmp:
+        rows.to_parquet(tmp, index=False)
+    summary = B.summarise(rows, params["confidence"], params["bootstrap"], seed)
+    write_text(args.behaviour_summary, summary.to_csv(index=False))
+    comparisons = B.compare(rows, params["confidence"], params["bootstrap"], seed)
+    write_text(args.comparisons, comparisons.to_csv(index=False))
+    behaviour = {"behaviour": B.metrics(summary, comparisons)}
+    write_json(args.metrics, {**T.metrics(tables), "asr": asr_summary(answers), **behaviour})
     log.info(
         "scored %d answers of %d systems -> %s, %s", len(scores), len(systems_run), args.scores, args.tables
     )

@@ -15,6 +15,10 @@ show that cell as not applicable rather than as a score. The cascade hears the a
 items; with no transcript to compare against, their ASR word errors are not counted.
 
 For ``agreement`` items a system also answers the transcript (the text run); the scorer compares the two.
+For the behaviour metrics (``speechalign.evaluate.behaviour``), a system that hears audio (trained,
+untrained) also answers each item's instruction with another item's audio (the mismatched-audio control), and
+given the ``text`` system's answers (``references``) every system records their teacher-forced NLL under its
+own run (and under the mismatched run); ``text`` records the NLL of its own answers, the floor.
 Every prompt goes through the backends' chat rendering (``audio_run`` / ``text_run``: params
 ``backends.system_prompt`` and ``backends.layout``, as in training) and every answer through the backends'
 batched greedy ``generate``. Finished answers are cached per (system, seed, item, configuration) in an
@@ -32,11 +36,14 @@ import json
 import logging
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from speechalign.errors import UserFacingError
+
+if TYPE_CHECKING:  # the backends import torch: not when the Snakefile imports this module
+    from speechalign.backends import Run
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +118,11 @@ class Answer:
     applicable: bool = (
         True  # False: the item is not one this system can take (text: no transcript); not scored
     )
+    mismatched_item: str | None = None  # audio systems: the item whose audio the mismatched control heard
+    mismatched_answer: str | None = None  # the answer to this item's instruction with that audio
+    reference_nll: float | None = None  # summed NLL of text's answer to this item under this system's run
+    reference_tokens: int | None = None  # its tokens
+    mismatched_nll: float | None = None  # the same answer's summed NLL under the mismatched run
 
 
 def _normalised_words(text: str, normaliser: str) -> list[str]:
@@ -177,11 +189,22 @@ def checkpoint_digest(checkpoint: str | None) -> str:
     return digest.hexdigest()
 
 
-def configuration_key(spec: Mapping[str, Any], checkpoint: str | None, max_new_tokens: int, asr: str) -> str:
-    """Everything besides the item that changes an answer, hashed: model spec, weights, token budget, ASR."""
-    blob = json.dumps(
-        [dict(spec), checkpoint_digest(checkpoint), max_new_tokens, asr], sort_keys=True, ensure_ascii=False
-    )
+# 2: the behaviour fields (mismatched control, reference NLLs); cached answers of format 1 lack them
+ANSWER_FORMAT = 2
+
+
+def configuration_key(
+    spec: Mapping[str, Any],
+    checkpoint: str | None,
+    max_new_tokens: int,
+    asr: str,
+    references: Mapping[str, str] | None = None,
+    control_items: int | None = None,
+) -> str:
+    """Everything besides the item that changes an answer, hashed: model spec, weights, token budget, ASR, the
+    ``text`` answers whose NLL it records, the items with a mismatched control, the answer format."""
+    changes = [dict(spec), checkpoint_digest(checkpoint), max_new_tokens, asr, dict(references or {})]
+    blob = json.dumps([*changes, control_items, ANSWER_FORMAT], sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -196,48 +219,68 @@ def item_key(run: SystemRun, item, configuration: str) -> str:
 # --- answering -----------------------------------------------------------------------------------------
 @dataclass
 class Prepared:
-    """One item's runs (speech run first, then the transcript's for agreement), or why it cannot run."""
+    """One item's runs, or why it cannot run: the system's own run (``main``), the transcript's for agreement
+    items (``text``), and the mismatched-audio control (``mismatched``, audio systems)."""
 
     item: Any
-    runs: list
+    main: Run | None = None
+    text: Run | None = None
+    mismatched: Run | None = None
+    mismatched_item: str | None = None
     asr_text: str | None = None
     reason: str = ""
     applicable: bool = True
 
+    @property
+    def runs(self) -> dict[str, Run]:
+        """The runs to generate from, by role, in order."""
+        roles = {"main": self.main, "text": self.text, "mismatched": self.mismatched}
+        return {role: run for role, run in roles.items() if run is not None}
+
 
 NO_TRANSCRIPT = "not applicable: the item has no transcript for the text system to read"
+HEARS_AUDIO = ("trained", UNTRAINED)  # the systems the mismatched-audio control applies to
 
 
-def prepare(run: SystemRun, item, backend, asr: Callable[[Any], str] | None) -> Prepared:
-    """The runs a system needs for one item; input problems become a recorded reason."""
+def prepare(run: SystemRun, item, backend, asr: Callable[[Any], str] | None, partner=None) -> Prepared:
+    """The runs a system needs for one item; input problems become a recorded reason. ``partner``: the item
+    whose audio the mismatched control hears (audio systems; a partner the backend refuses is skipped)."""
     from speechalign.backends import BackendInputError
     from speechalign.backends.audio import load_wave
 
     try:
         if run.kind == TEXT:
             if not item.spoken.strip():
-                return Prepared(item, [], reason=NO_TRANSCRIPT, applicable=False)
-            return Prepared(item, [backend.text_run(item.spoken, item.prompt)])
+                return Prepared(item, reason=NO_TRANSCRIPT, applicable=False)
+            return Prepared(item, backend.text_run(item.spoken, item.prompt))
         if not item.audio:
-            return Prepared(item, [], reason="the item has no audio")
+            return Prepared(item, reason="the item has no audio")
         wave = load_wave(item.audio, backend.sample_rate)
-        asr_text = None
+        prepared = Prepared(item)
         if run.kind == CASCADE:
-            asr_text = asr(wave).strip() if asr else ""
-            if not asr_text:
-                return Prepared(item, [], asr_text="", reason="the ASR recognised no words")
-            first = backend.text_run(asr_text, item.prompt)
+            prepared.asr_text = asr(wave).strip() if asr else ""
+            if not prepared.asr_text:
+                return Prepared(item, asr_text="", reason="the ASR recognised no words")
+            prepared.main = backend.text_run(prepared.asr_text, item.prompt)
         else:
-            first = backend.audio_run(wave, item.prompt)
-        runs = [first]
+            prepared.main = backend.audio_run(wave, item.prompt)
         if item.task == AGREEMENT:
-            runs.append(backend.text_run(item.spoken, item.prompt))
-        return Prepared(item, runs, asr_text=asr_text)
+            prepared.text = backend.text_run(item.spoken, item.prompt)
     except BackendInputError as err:
-        return Prepared(item, [], reason=str(err))
+        return Prepared(item, reason=str(err))
+    if run.kind in HEARS_AUDIO and partner is not None:
+        try:
+            prepared.mismatched = backend.audio_run(
+                load_wave(partner.audio, backend.sample_rate), item.prompt
+            )
+            prepared.mismatched_item = partner.id
+        except BackendInputError:
+            pass  # the partner's audio does not fit this backend: no control for this item
+    return prepared
 
 
-def to_answer(run: SystemRun, prepared: Prepared, generated: Sequence[str]) -> Answer:
+def to_answer(run: SystemRun, prepared: Prepared, generated: Mapping[str, str]) -> Answer:
+    """The item's answer from the generated text of each role of ``prepared.runs``."""
     item = prepared.item
     fields: dict[str, Any] = {"system": run.system, "seed": run.seed, "item": item.id}
     fields |= {"task": item.task, "subset": item.subset, "reason": prepared.reason}
@@ -253,8 +296,27 @@ def to_answer(run: SystemRun, prepared: Prepared, generated: Sequence[str]) -> A
         return Answer(answer="", **fields)
     text_answer = None
     if item.task == AGREEMENT:  # the text system's one run reads the transcript: both answers are that one
-        text_answer = generated[1] if len(generated) > 1 else generated[0]
-    return Answer(answer=generated[0], text_answer=text_answer, **fields)
+        text_answer = generated.get("text", generated["main"])
+    if "mismatched" in generated:
+        fields |= {"mismatched_item": prepared.mismatched_item, "mismatched_answer": generated["mismatched"]}
+    return Answer(answer=generated["main"], text_answer=text_answer, **fields)
+
+
+def with_reference_nlls(answer: Answer, prepared: Prepared, reference: str | None, nll) -> Answer:
+    """``answer`` with the NLL of ``reference`` (text's answer to the item) under the system's run and the
+    mismatched run (``nll(run, text) -> (summed NLL, tokens)``: ``behaviour.nll_scorer``)."""
+    if nll is None or not reference or prepared.main is None:
+        return answer
+    scored = nll(prepared.main, reference)
+    if scored is None:
+        return answer
+    mismatched = nll(prepared.mismatched, reference) if prepared.mismatched is not None else None
+    return replace(
+        answer,
+        reference_nll=scored[0],
+        reference_tokens=scored[1],
+        mismatched_nll=None if mismatched is None else mismatched[0],
+    )
 
 
 def answer_items(
@@ -267,11 +329,20 @@ def answer_items(
     batch_size: int = 8,
     asr: Callable[[Any], str] | None = None,
     chunk_items: int | None = None,
+    references: Mapping[str, str] | None = None,
+    nll: Callable[[Run, str], tuple[float, int] | None] | None = None,
+    control_items: int | None = None,
 ) -> list[Answer]:
     """Every item's answer, in item order: cached ones reused, the rest prepared, generated in batches and
-    appended to ``cache`` (a ``TargetCache``) every ``chunk_items`` items (default ``4 * batch_size``)."""
+    appended to ``cache`` (a ``TargetCache``) every ``chunk_items`` items (default ``4 * batch_size``).
+    ``references`` (item id -> the ``text`` system's answer) and ``nll`` add the behaviour match (the text
+    system scores its own answers); audio systems also answer the mismatched-audio control (on the first
+    ``control_items`` items of each task; None: all)."""
     from tqdm import tqdm
 
+    from speechalign.evaluate.behaviour import mismatched_partners
+
+    partners = mismatched_partners(items, control_items) if run.kind in HEARS_AUDIO else {}
     keys = [item_key(run, item, configuration) for item in items]
     done: dict[str, Answer] = {}
     for key in keys:
@@ -284,13 +355,17 @@ def answer_items(
     with tqdm(total=len(todo), desc=f"{run.system} seed{run.seed}", unit="item", mininterval=2) as bar:
         for first in range(0, len(todo), chunk_items):
             chunk = todo[first : first + chunk_items]
-            prepared = [prepare(run, items[i], backend, asr) for i in chunk]
-            runs = [r for p in prepared for r in p.runs]
-            generated = backend.generate(runs, max_new_tokens, batch_size) if runs else []
-            new, at = {}, 0
-            for i, p in zip(chunk, prepared, strict=True):
-                new[keys[i]] = to_answer(run, p, generated[at : at + len(p.runs)])
-                at += len(p.runs)
+            prepared = [prepare(run, items[i], backend, asr, partners.get(items[i].id)) for i in chunk]
+            runs = [(k, role, r) for k, p in enumerate(prepared) for role, r in p.runs.items()]
+            texts = backend.generate([r for _, _, r in runs], max_new_tokens, batch_size) if runs else []
+            generated: list[dict[str, str]] = [{} for _ in chunk]
+            for (k, role, _), text in zip(runs, texts, strict=True):
+                generated[k][role] = text
+            new = {}
+            for i, p, g in zip(chunk, prepared, generated, strict=True):
+                answer = to_answer(run, p, g)
+                reference = answer.answer if run.kind == TEXT else (references or {}).get(items[i].id)
+                new[keys[i]] = with_reference_nlls(answer, p, reference, nll)
             if cache is not None:
                 cache.add_many({"key": k, "answer": asdict(a)} for k, a in new.items())
             done |= new

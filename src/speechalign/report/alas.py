@@ -17,6 +17,7 @@ from matplotlib.figure import Figure
 
 from speechalign.data.manifest import read_manifest
 from speechalign.io import write_text
+from speechalign.report.validity import placement_label
 
 # The four classes of the ALAS emotion prompt, with the word forms an answer may use.
 EMOTION_WORDS = {
@@ -33,22 +34,55 @@ def model_and_corpus(path: str | os.PathLike) -> tuple[str, str]:
     return path.parent.name, path.name.split(".")[0]
 
 
-def layer_table(summaries: Sequence[str | os.PathLike], subset: str = "all") -> pd.DataFrame:
-    """Per model, corpus and layer: pooled ALAS in tokens with its 95% interval, the uniform baseline and the
-    calibrated score, from the summary JSONs (``subset``: "all" scored pairs or the filter's "kept")."""
+def _summary_block(summary: dict, subset: str, normalisation: str | None) -> tuple[str, dict]:
+    """(normalisation, the ``kept`` or ``all`` block) of a summary: ``normalisation`` None is its headline."""
+    name = normalisation or summary["normalisation"]
+    return name, summary["by_normalisation"][name][subset]
+
+
+LAYER_FIELDS = [
+    "layer",
+    "utterances",
+    "alas_tokens",  # ratio of sums over utterances (ours; the figures draw it)
+    "alas_tokens_mean",  # average over utterances (the ALAS paper's)
+    "uniform_tokens",
+    "calibrated_tokens",
+    "alas_words",
+    "calibrated_words",
+    "hub_share",
+    "k_skewness",
+]
+
+
+def layer_table(
+    summaries: Sequence[str | os.PathLike], subset: str = "all", normalisation: str | None = None
+) -> pd.DataFrame:
+    """Per model, corpus and layer: ALAS in tokens with its 95% interval (the ratio of sums over utterances;
+    ``alas_tokens_mean``: the ALAS paper's average over utterances), the uniform path's, the calibrated score
+    and the hubness diagnostics, from the summary JSONs (``subset``: "all" scored pairs or the filter's
+    "kept"; ``normalisation``: one the stage scored, default the summary's headline)."""
     rows = []
     for path in summaries:
         model, corpus = model_and_corpus(path)
-        summary = json.loads(Path(path).read_text())
-        for entry in summary[subset]["layers"]:
-            low, high = entry["alas_tokens_ci"]
-            rows.append({
-                "model": model, "corpus": corpus, "layer": entry["layer"], "utterances": entry["utterances"],
-                "alas_tokens": entry["alas_tokens"], "ci_low": low, "ci_high": high,
-                "uniform_tokens": entry["uniform_tokens"], "calibrated_tokens": entry["calibrated_tokens"],
-                "alas_words": entry["alas_words"], "calibrated_words": entry["calibrated_words"],
-            })  # fmt: skip
+        name, block = _summary_block(json.loads(Path(path).read_text()), subset, normalisation)
+        for entry in block["layers"]:
+            where = {"model": model, "corpus": corpus, "normalisation": name, "pairs": subset}
+            interval = dict(zip(("ci_low", "ci_high"), entry["alas_tokens_ci"], strict=True))
+            rows.append(where | {field: entry[field] for field in LAYER_FIELDS} | interval)
     return pd.DataFrame(rows)
+
+
+def reported_layers(summaries: Sequence[str | os.PathLike]) -> pd.DataFrame:
+    """``layer_table`` for the kept and for all pairs, under each summary's headline normalisation and under
+    the paper's raw cosine (``cosine``)."""
+    frames = [
+        layer_table(summaries, subset, normalisation)
+        for normalisation in (None, "cosine")
+        for subset in ("kept", "all")
+    ]
+    return pd.concat(frames, ignore_index=True).drop_duplicates(
+        ["model", "corpus", "normalisation", "pairs", "layer"]
+    )
 
 
 PLOT_COLUMNS = ["layer", "alas_tokens", "ci_low", "ci_high", "uniform_tokens"]
@@ -70,40 +104,115 @@ def save_layer_plots(table: pd.DataFrame, folder: str | os.PathLike) -> list[Pat
     return paths
 
 
-def alas_by_layer_figure(table: pd.DataFrame, title: str = "") -> Figure:
-    """ALAS Figure 3: ALAS (tokens, lower is better) by layer, one panel per corpus, one line per model with
-    its 95% band; the dashed line is the uniform diagonal path's score."""
-    corpora = sorted(table["corpus"].unique())
-    fig, axes = plt.subplots(1, len(corpora), figsize=(4.6 * len(corpora), 3.4), squeeze=False)
-    for ax, corpus in zip(axes[0], corpora, strict=True):
-        part = table[table["corpus"] == corpus]
-        for i, (model, rows) in enumerate(part.groupby("model", sort=True)):
-            colour = f"C{i}"
-            ax.plot(rows["layer"], rows["alas_tokens"], color=colour, label=model)
-            ax.fill_between(rows["layer"], rows["ci_low"], rows["ci_high"], color=colour, alpha=0.2, lw=0)
-            ax.axhline(rows["uniform_tokens"].iloc[0], color=colour, ls="--", lw=1)
-        ax.set(title=corpus, xlabel="layer (0 = embeddings)", ylabel="ALAS (tokens, lower is better)")
-        ax.set_ylim(bottom=0)
-    axes[0][0].legend(fontsize=8, title="dashed: uniform path", title_fontsize=7)
+REFERENCE_MODEL = "composed-aligned"  # drawn as a reference line, not as one of the compared models
+
+
+def _draw_models(ax, part: pd.DataFrame, reference: pd.DataFrame) -> None:
+    """One panel of Figure 3: a line and 95% band per model (n: the pairs it averages), its uniform path
+    dashed; ``reference`` (the aligned model over all its pairs) as a black dash-dot line."""
+    if len(reference):
+        rows = reference.sort_values("layer")
+        label = f"aligned model, all pairs (n={int(rows['utterances'].iloc[0])})"
+        ax.plot(rows["layer"], rows["alas_tokens"], color="black", ls="-.", lw=1.6, label=label)
+    for i, (model, rows) in enumerate(part.groupby("model", sort=True)):
+        rows = rows.sort_values("layer")
+        label = f"{model} (n={int(rows['utterances'].iloc[0])})"
+        colour = f"C{i}"
+        ax.plot(rows["layer"], rows["alas_tokens"], color=colour, label=label)
+        ax.fill_between(rows["layer"], rows["ci_low"], rows["ci_high"], color=colour, alpha=0.2, lw=0)
+        ax.axhline(rows["uniform_tokens"].iloc[0], color=colour, ls="--", lw=0.8)
+
+
+def alas_by_layer_figure(
+    table: pd.DataFrame, title: str = "", reference_model: str = REFERENCE_MODEL
+) -> Figure:
+    """ALAS Figure 3: ALAS (tokens, lower is better; ratio of sums over utterances) by layer. One row per
+    corpus and normalisation (the selected one, then the paper's raw cosine), one column per pair set (the
+    SBERT-kept pairs, as the paper draws it, then every scored pair); a line per model with its 95% band,
+    dashed: its uniform path; dash-dot black: the aligned model (the positive control), over all its pairs in
+    both columns (a control is not filtered on answer agreement)."""
+    table = table.assign(pairs=table.get("pairs", "all"), normalisation=table.get("normalisation", ""))
+    rows = list(table[["corpus", "normalisation"]].drop_duplicates().itertuples(index=False))
+    columns = [p for p in ("kept", "all") if p in set(table["pairs"])]
+    fig, axes = plt.subplots(
+        len(rows), len(columns), figsize=(4.8 * len(columns), 3.3 * len(rows)), squeeze=False
+    )
+    for (corpus, normalisation), axes_row in zip(rows, axes, strict=True):
+        for ax, pairs in zip(axes_row, columns, strict=True):
+            part = table[(table["corpus"] == corpus) & (table["normalisation"] == normalisation)]
+            # a control, not a compared model: its line is never filtered (its answers need not agree)
+            reference = part[(part["model"] == reference_model) & (part["pairs"] == "all")]
+            compared = part[(part["model"] != reference_model) & (part["pairs"] == pairs)]
+            _draw_models(ax, compared, reference)
+            what = "SBERT-kept pairs" if pairs == "kept" else "all pairs"
+            ax.set(title=f"{corpus}, {normalisation or 'ALAS'}: {what}", xlabel="layer (0 = embeddings)",
+                   ylabel="ALAS (tokens, lower is better)")  # fmt: skip
+            ax.set_ylim(bottom=0)
+            ax.legend(fontsize=6, title="dashed: uniform path", title_fontsize=6)
     if title:
         fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     return fig
 
 
-def heatmap_figure(examples: str | os.PathLike, utterance: str | None = None, title: str = "") -> Figure:
-    """ALAS Figure 2: for one example utterance, the similarity matrix of each figure layer (text tokens up,
-    audio positions across) with the reference path (white) and the MAS path (red) drawn over it."""
+def _heatmap_row(fig, axes, layers, sims, paths, reference, label: str) -> None:
+    """One row of Figure 2: each layer's similarity (text tokens up, audio positions across) with the
+    reference path (white) and the MAS path (red)."""
+    for ax, layer, sim in zip(axes, layers, sims, strict=True):
+        image = ax.imshow(sim.T, origin="lower", aspect="auto", cmap="viridis", interpolation="nearest")
+        ax.plot(reference, color="white", lw=1.2, label="reference")
+        ax.plot(paths[layer], color="red", lw=1.0, label="MAS")
+        ax.set(title=f"{label}, layer {int(layer)}", xlabel="audio position")
+        fig.colorbar(image, ax=ax, fraction=0.046, pad=0.02)
+    axes[0].set_ylabel("transcript token")
+    axes[0].legend(fontsize=7, loc="upper left")
+
+
+def example_normalisations(data, utterance: str) -> list[str]:
+    """The normalisations an examples file holds for ``utterance`` (``<id>/<normalisation>/paths``)."""
+    return sorted(
+        {key.split("/")[1] for key in data.files if key.startswith(f"{utterance}/") and key.count("/") == 2}
+    )
+
+
+def heatmap_figure(
+    examples: str | os.PathLike, utterance: str | None = None, title: str = "", order: Sequence[str] = ()
+) -> Figure:
+    """ALAS Figure 2: for one example utterance, one row per normalisation (those in ``order`` first, e.g. the
+    selected one and the raw cosine) of the figure layers' similarity with the reference and MAS paths."""
     data = np.load(examples)
     ids = sorted({key.split("/")[0] for key in data.files})
     if not ids:
         raise ValueError(f"{examples} holds no example utterances")
     utt = utterance or ids[0]
-    from speechalign.alas.run import similarity_heatmaps  # one drawing, shared with `speechalign alas run`
+    names = example_normalisations(data, utt)
+    names = [n for n in order if n in names] + [n for n in names if n not in order]
+    layers, reference = data[f"{utt}/layers"], data[f"{utt}/reference_tokens"]  # (K,), (A,)
+    fig, axes = plt.subplots(
+        len(names), len(layers), figsize=(3.0 * len(layers), 2.8 * len(names)), squeeze=False
+    )
+    for axes_row, name in zip(axes, names, strict=True):
+        sims = data[f"{utt}/{name}/similarity"].astype(np.float32)  # (K, A, T)
+        _heatmap_row(fig, axes_row, layers, sims, data[f"{utt}/{name}/paths"], reference, name)
+    fig.suptitle(title or utt, fontsize=9)
+    fig.tight_layout()
+    return fig
 
-    layers, sims = data[f"{utt}/layers"], data[f"{utt}/similarity"].astype(np.float32)  # (K,), (K, A, T)
-    paths, reference = data[f"{utt}/paths"], data[f"{utt}/reference_tokens"]  # (L, A), (A,)
-    return similarity_heatmaps(layers, sims, paths, reference, title or utt)
+
+def ruler_placements(validity_summaries: Sequence[str | os.PathLike]) -> pd.DataFrame:
+    """Where each model sits on the validity stage's ruler (test split): per corpus, normalisation (the
+    selected one and the raw cosine) and model, its ALAS and the ruler step it matches, at the headline layer
+    and averaged over layers (0: as aligned as the aligned model; 1: no alignment), with the ruler's rho."""
+    rows = []
+    for path in validity_summaries:
+        summary = json.loads(Path(path).read_text())
+        for name, ruler in summary.get("ruler", {}).items():
+            for model, place in ruler["placements"].items():
+                rows.append({"corpus": summary["corpus"], "normalisation": name, "layer": ruler["layer"],
+                             "model": placement_label(model, summary["model"]),
+                             **place, "ruler_rho_layer": ruler["spearman_layer"],
+                             "ruler_rho_mean_over_layers": ruler["spearman_mean_over_layers"]})  # fmt: skip
+    return pd.DataFrame(rows)
 
 
 def agreement_table(summaries: Sequence[str | os.PathLike]) -> pd.DataFrame:

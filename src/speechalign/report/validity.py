@@ -1,5 +1,7 @@
-"""ALAS validity at a glance: the controls per layer (table) and ALAS against the oracle's degradation
-(the sensitivity curve, one line per normalisation). Reads the `speechalign validity` outputs."""
+"""ALAS validity at a glance: the controls per layer (table), ALAS against the oracle's degradation (the
+sensitivity curve, one line per normalisation), and the ruler from the aligned model to no alignment with the
+models placed on it (table and figure). Reads the `speechalign validity score` outputs of the test split,
+whose normalisation and headline layer were chosen on dev."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from matplotlib.figure import Figure
 
 from speechalign.validity import pooled
 
-CONTROL_ORDER = ["oracle", "audio", "mismatched", "reversed", "untrained"]
+CONTROL_ORDER = ["oracle", "aligned", "audio", "mismatched", "reversed", "untrained"]
 
 
 def read_summary(path: str | os.PathLike) -> dict:
@@ -21,9 +23,15 @@ def read_summary(path: str | os.PathLike) -> dict:
         return json.load(f)
 
 
+def selected(summary: dict) -> str:
+    """The normalisation chosen on the dev split (the headline of the ALAS stage)."""
+    return summary["selection"]["normalisation"]
+
+
 def _normalisation_order(summary: dict) -> list[str]:
-    """The default first, then the ranking's order (raw cosine always present)."""
-    return [entry["normalisation"] for entry in summary["ranking"]]
+    """The selected normalisation first, then the ranking's order (raw cosine always present)."""
+    names = [entry["normalisation"] for entry in summary["ranking"]]
+    return [selected(summary)] + [n for n in names if n != selected(summary)]
 
 
 def controls_table(table: pd.DataFrame, separation: pd.DataFrame, summary: dict) -> pd.DataFrame:
@@ -48,7 +56,7 @@ def controls_table(table: pd.DataFrame, separation: pd.DataFrame, summary: dict)
     out = out.sort_values(
         ["normalisation", "layer"], key=lambda col: col.map(rank) if col.name == "normalisation" else col
     )
-    out["normalisation"] = [f"{n} (default)" if n == summary["default"] else n for n in out["normalisation"]]
+    out["normalisation"] = [f"{n} (selected)" if n == selected(summary) else n for n in out["normalisation"]]
     return out.reset_index(drop=True)
 
 
@@ -78,7 +86,7 @@ def sensitivity_figure(table: pd.DataFrame, summary: dict, title: str = "") -> F
             levels = np.array(sorted(part.groups))
             median = part.median().loc[levels].to_numpy()
             low, high = part.quantile(0.25).loc[levels].to_numpy(), part.quantile(0.75).loc[levels].to_numpy()
-            tag = " (default)" if name == summary["default"] else ""
+            tag = " (selected)" if name == selected(summary) else ""
             ax.plot(levels, median, marker="o", color=colour, lw=2.2 if tag else 1.2, label=f"{name}{tag}")
             ax.fill_between(levels, low, high, color=colour, alpha=0.15)
             negatives = scores[(scores["normalisation"] == name) & (scores["role"] == "negative")]
@@ -101,6 +109,63 @@ def sensitivity_figure(table: pd.DataFrame, summary: dict, title: str = "") -> F
         ax.set_xlabel(label)
     axes[0].set_ylabel("ALAS / uniform ALAS (lower: better)\nmedian over layers, IQR band")
     axes[0].legend(fontsize=7, title="normalisation; < negatives' median", title_fontsize=7)
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def placement_label(condition: str, model: str) -> str:
+    """The name a placement is reported under: the base model for its own audio (``audio``), the untrained
+    projector, or the placed model's name."""
+    names = {"audio": model, "untrained": "untrained projector"}
+    return names.get(condition, condition.removeprefix("placed:"))
+
+
+def _rulers(summary: dict) -> list[tuple[str, dict]]:
+    """The reported rulers, the selected normalisation's first."""
+    return sorted(summary["ruler"].items(), key=lambda item: item[0] != selected(summary))
+
+
+def ruler_table(summary: dict) -> pd.DataFrame:
+    """Per reported normalisation (selected, raw cosine): the ruler's pooled ALAS per step at the headline
+    layer and averaged over layers, then each placed model's ALAS and its step on the ruler."""
+    rows = []
+    for name, ruler in _rulers(summary):
+        for step in ruler["steps"]:
+            rows.append({"normalisation": name, "what": f"ruler step {step['mix']:g}", "step": step["mix"],
+                         "alas_tokens_layer": step["alas_tokens_layer"],
+                         "alas_tokens_mean_over_layers": step["alas_tokens_mean_over_layers"]})  # fmt: skip
+        for model, place in ruler["placements"].items():
+            what = placement_label(model, summary["model"])
+            rows.append({"normalisation": name, "what": what, "step": place["step_layer"],
+                         "alas_tokens_layer": place["alas_tokens_layer"],
+                         "alas_tokens_mean_over_layers": place["alas_tokens_mean_over_layers"],
+                         "step_mean_over_layers": place["step_mean_over_layers"]})  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def ruler_figure(summary: dict, title: str = "") -> Figure:
+    """ALAS (tokens, headline layer) along the ruler, one panel per reported normalisation; each placed model
+    is a horizontal line at its ALAS, named with the step it matches."""
+    rulers = _rulers(summary)
+    fig, axes = plt.subplots(1, len(rulers), figsize=(4.8 * len(rulers), 3.6), squeeze=False)
+    for ax, (name, ruler) in zip(axes[0], rulers, strict=True):
+        steps = [s["mix"] for s in ruler["steps"]]
+        ax.plot(
+            steps, [s["alas_tokens_layer"] for s in ruler["steps"]], marker="o", color="black", label="ruler"
+        )
+        for i, (model, place) in enumerate(sorted(ruler["placements"].items())):
+            label = f"{placement_label(model, summary['model'])}: step {place['step_layer']:.2f}"
+            ax.axhline(place["alas_tokens_layer"], color=f"C{i}", ls="--", lw=1, label=label)
+        uniform = summary["headline"][name]["uniform_tokens"]
+        ax.axhline(uniform, color="grey", ls=":", lw=1, label="uniform path")
+        ax.set(
+            title=f"{name}, layer {ruler['layer']} (rho {ruler['spearman_layer']:.2f})",
+            xlabel="ruler step (share of the aligned variation shuffled)",
+            ylabel="ALAS (tokens, lower is better)",
+        )
+        ax.legend(fontsize=6)
     if title:
         fig.suptitle(title, fontsize=9)
     fig.tight_layout()

@@ -30,10 +30,11 @@ system prompt is always explicit: SmolLM2's template would insert its own defaul
 (docs/facts.md#chat-template-system-prompt); ``speechalign.backends.chat_prompt`` renders every prompt, for
 targets, training and inference alike.
 
-Generation is greedy, batched with left padding. A target whose end token never came within
-``max_new_tokens`` is kept with ``truncated: true`` (the truncation marker) and training then gives it no
-end-of-sequence token. Finished items go to a resumable cache (:class:`TargetCache`) keyed by model, mode and
-writer prompt, so an interrupted run redoes nothing it finished.
+Generation is greedy and batched (:func:`generate_greedy`: the shared chat prefix computed once, finished
+answers leave their batch; the same tokens as one prompt at a time). A target whose end token never came
+within ``max_new_tokens`` is kept with ``truncated: true`` (the truncation marker) and training then gives it
+no end-of-sequence token. Finished items go to a resumable cache (:class:`TargetCache`) keyed by model, mode
+and writer prompt, so an interrupted run redoes nothing it finished.
 
     speechalign sift targets --manifest data/corpora/sift --mode sift_s --out data/sift/targets/sift_s.jsonl
 """
@@ -169,40 +170,118 @@ def split_generation(new_ids: Sequence[int], ends: set[int], tokenizer) -> Gener
     return Generation(text, stop is None, len(kept))
 
 
+# generation settings that make HF's greedy decoding differ from the plain argmax this decoder takes
+GREEDY_CHANGERS = ("repetition_penalty", "no_repeat_ngram_size", "min_new_tokens", "bad_words_ids")
+
+
+def check_plain_greedy(model) -> None:
+    """The model's generation config must not change greedy decoding (this decoder takes the plain argmax)."""
+    config = model.generation_config
+    set_ = [k for k in GREEDY_CHANGERS if getattr(config, k, None) not in (None, 1.0, 0)]
+    if set_:
+        raise UserFacingError(
+            f"the LLM's generation_config sets {set_}: target generation is plain greedy decoding; clear them"
+        )
+
+
+def shared_prefix(encoded: Sequence[Sequence[int]]) -> list[int]:
+    """The longest token prefix every prompt starts with, leaving each prompt at least one token of its own.
+
+    >>> shared_prefix([[1, 2, 3, 4], [1, 2, 5], [1, 2, 3]])
+    [1, 2]
+    >>> shared_prefix([[1, 2], [1, 2]])
+    [1]
+    """
+    first = encoded[0]
+    n = min(len(e) for e in encoded) - 1
+    for e in encoded[1:]:
+        n = next((k for k in range(n) if e[k] != first[k]), n)
+    return list(first[:n])
+
+
+def prefill_prefix(model, ids: Sequence[int]) -> list | None:
+    """The key/value states of ``ids`` (per layer), computed once for every batch; None for no prefix."""
+    import torch
+
+    if not ids:
+        return None
+    with torch.inference_mode():
+        ids = torch.tensor([list(ids)], device=model.device)  # (1, P)
+        out = model(input_ids=ids, use_cache=True, logits_to_keep=1)
+    return list(out.past_key_values)
+
+
+def greedy_batch(model, prefix, start: int, suffixes, max_new_tokens: int, ends: set[int], pad_id: int):
+    """New token ids of each prompt ``prefix + suffixes[b]``, greedily: the suffixes left-padded after the
+    shared prefix's states (positions counted without the padding), the LM head on the last position only, and
+    a row leaves the batch when it ends, so finished prompts cost nothing."""
+    import torch
+    from transformers import DynamicCache
+
+    device, rows, longest = model.device, len(suffixes), max(len(s) for s in suffixes)
+    ids = torch.full((rows, longest), pad_id, dtype=torch.long)  # (B, L)
+    mask = torch.zeros((rows, start + longest), dtype=torch.long)  # (B, P + L): the prefix, then the suffix
+    mask[:, :start] = 1
+    positions = torch.zeros((rows, longest), dtype=torch.long)
+    for row, suffix in enumerate(suffixes):
+        ids[row, longest - len(suffix) :] = torch.tensor(suffix)
+        mask[row, start + longest - len(suffix) :] = 1
+        positions[row, longest - len(suffix) :] = torch.arange(start, start + len(suffix))
+    cache = DynamicCache(config=model.config)
+    if prefix is not None:
+        shared = [(k.expand(rows, -1, -1, -1), v.expand(rows, -1, -1, -1)) for k, v, *_ in prefix]
+        cache = DynamicCache(shared, config=model.config)
+    out: list[list[int]] = [[] for _ in range(rows)]
+    alive = torch.arange(rows)  # the rows of `out` still generating, in batch order
+    mask, positions, step_ids = mask.to(device), positions.to(device), ids.to(device)
+    for step in range(max_new_tokens):
+        logits = model(
+            input_ids=step_ids, attention_mask=mask, position_ids=positions, past_key_values=cache,
+            use_cache=True, logits_to_keep=1,
+        ).logits[:, -1]  # (B_alive, V)  # fmt: skip
+        tokens = logits.argmax(-1)
+        for row, token in zip(alive.tolist(), tokens.tolist(), strict=True):
+            out[row].append(token)
+        going = torch.tensor([t not in ends for t in tokens.tolist()], device=device)
+        if step == max_new_tokens - 1 or not going.any():
+            break
+        if not going.all():
+            keep = going.nonzero()[:, 0]
+            cache.batch_select_indices(keep)
+            alive, mask, tokens, positions = alive[keep.cpu()], mask[keep], tokens[keep], positions[keep]
+        mask = torch.cat([mask, mask.new_ones(len(alive), 1)], dim=1)
+        step_ids, positions = tokens[:, None], positions[:, -1:] + 1
+    return out
+
+
 def generate_greedy(
     model, tokenizer, prompts: Sequence[str], max_new_tokens: int, batch_size: int
 ) -> list[Generation]:
-    """Greedy answers to rendered chat prompts, ``batch_size`` at a time with left padding; prompts of similar
-    length share a batch. Returns one Generation per prompt, in order."""
+    """Greedy answers to rendered chat prompts, ``batch_size`` at a time (prompts of similar length share a
+    batch). The prompts' shared token prefix (the chat template's system turn) is computed once, and a
+    finished answer leaves its batch (:func:`greedy_batch`): the same tokens as ``model.generate`` one prompt
+    at a time, at more tokens per second (benchmarks/bench_sift.py). One Generation per prompt, in order."""
     import torch
 
     if max_new_tokens < 1 or batch_size < 1:
         raise UserFacingError("max_new_tokens and batch_size must be at least 1")
-    tokenizer.padding_side = "left"  # generation continues from the right end of every row
+    if not prompts:
+        return []
+    check_plain_greedy(model)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     ends = end_token_ids(tokenizer, model)
     encoded = [tokenizer(p, add_special_tokens=False).input_ids for p in prompts]
+    shared = shared_prefix(encoded)
+    prefix = prefill_prefix(model, shared)
     order = sorted(range(len(prompts)), key=lambda i: len(encoded[i]))
     results: list[Generation | None] = [None] * len(prompts)
-    for first in range(0, len(order), batch_size):
-        chunk = order[first : first + batch_size]
-        longest = max(len(encoded[i]) for i in chunk)
-        ids = torch.full((len(chunk), longest), pad_id, dtype=torch.long)  # (B, S)
-        mask = torch.zeros((len(chunk), longest), dtype=torch.long)
-        for row, i in enumerate(chunk):
-            ids[row, longest - len(encoded[i]) :] = torch.tensor(encoded[i])
-            mask[row, longest - len(encoded[i]) :] = 1
-        with torch.inference_mode():
-            out = model.generate(
-                input_ids=ids.to(model.device),
-                attention_mask=mask.to(model.device),
-                max_new_tokens=max_new_tokens,
-                do_sample=False,
-                pad_token_id=pad_id,
-                num_beams=1,
-            )  # (B, S + new)
-        for row, i in enumerate(chunk):
-            results[i] = split_generation(out[row, longest:].tolist(), ends, tokenizer)
+    with torch.inference_mode():
+        for first in range(0, len(order), batch_size):
+            chunk = order[first : first + batch_size]
+            suffixes = [encoded[i][len(shared) :] for i in chunk]
+            new = greedy_batch(model, prefix, len(shared), suffixes, max_new_tokens, ends, pad_id)
+            for i, ids in zip(chunk, new, strict=True):
+                results[i] = split_generation(ids, ends, tokenizer)
     return results  # type: ignore[return-value]
 
 
@@ -400,8 +479,13 @@ def lazy_writer(load: Callable[[], Callable[[list[tuple[str, str]]], list[Genera
 
 
 def llm_writer(model, tokenizer, max_new_tokens: int, batch_size: int):
-    """A ``writer`` for :func:`make_targets`: each ``(system, user)`` through the shared chat template."""
+    """A ``writer`` for :func:`make_targets`: each ``(system, user)`` through the shared chat template; the
+    process keeps freed memory for reuse (``speechalign.env.keep_freed_memory``: a large batch's growing KV
+    cache is otherwise page-faulted afresh at every step)."""
     from speechalign.backends import chat_prompt
+    from speechalign.env import keep_freed_memory
+
+    keep_freed_memory()
 
     def write(pairs: list[tuple[str, str]]) -> list[Generation]:
         prompts = [chat_prompt(tokenizer, system, user) for system, user in pairs]

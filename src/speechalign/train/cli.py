@@ -133,7 +133,7 @@ def run_spoken_qa(args: argparse.Namespace) -> None:
         control = json.loads(Path(args.control).read_text(encoding="utf-8"))
         result["vs_untrained"] = {
             "control": args.control,
-            **E.paired_comparison(
+            **E.compare_with_control(
                 result["rows"], control["rows"], intervals["confidence"], intervals["bootstrap"]
             ),
         }

@@ -41,6 +41,7 @@ from speechalign.backends.checkpoint import (
     save_checkpoint,
 )
 from speechalign.backends.composed import dual_tag_ids
+from speechalign.env import keep_freed_memory
 from speechalign.errors import UserFacingError
 from speechalign.io import atomic_path, write_json, write_text
 from speechalign.train.live import LIVE_DIR, NoLive, open_live
@@ -128,8 +129,7 @@ def make_batch(examples: Sequence[Example], store, dual: bool) -> Batch:
 def batch_loss_sum(model: SiftSpeechLLM, projectors, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
     """Summed response-token cross-entropy of ``batch`` and its token count (``projectors``: maybe DDP)."""
     sem, para = projectors(batch.semantic, batch.paralinguistic)
-    embeds, mask, labels = model.assemble([e.pieces for e in batch.examples], sem, para)
-    return model.token_losses(embeds, mask, labels)
+    return model.response_losses([e.pieces for e in batch.examples], model.slots(sem, para))
 
 
 @torch.no_grad()
@@ -438,6 +438,7 @@ def run_variant(
         raise UserFacingError(
             f"variant {name} starts from {variant['init']}: pass its checkpoint with --init"
         )
+    keep_freed_memory()  # a step's activations are otherwise page-faulted afresh at every step
     accelerator = make_accelerator(cfg)
     torch.manual_seed(cfg["seed"])
     started = time.perf_counter()

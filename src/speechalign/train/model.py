@@ -11,8 +11,23 @@ and inference render the same text. The speech slot holds:
   ``</text></audio>``, by ``speechalign.backends.composed.speech_slot`` (so a dual checkpoint loads as the
   composed backend's ``projector:`` and is prompted exactly as in training).
 
-Only response tokens carry labels: everything up to and including the assistant header is -100, and the
+Only response tokens carry the loss: everything up to and including the assistant header is context, and the
 response is the target's tokens plus the end token unless the target was truncated.
+
+The loss (:meth:`SiftSpeechLLM.response_losses`) spends compute only where the projectors' gradient flows:
+
+- the chat template up to the speech slot (``PromptPieces.before``: the system prompt and the user header) is
+  the same for every example and depends on no trained weight: the frozen LM's key/value states of it are
+  computed once, without gradients, and every example's forward continues from them (``past_key_values``);
+- each example runs on its own sequence (speech slot, ``after``, response), unpadded: a padded batch spent a
+  third of its positions on padding and the shared prefix at the small profile's shapes;
+- the last response token predicts nothing, so it is not an input; the LM head runs on the positions that
+  predict a response token only.
+
+The straightforward computation (the whole prompt and response in one padded batch, logits of every position)
+gives the same loss and gradients to float tolerance (tests/train/test_model.py); benchmarks/bench_sift.py
+keeps the implementation before it as the baseline it is timed against. :func:`response_nll` is the one
+teacher-forced NLL of the project: the evaluate stage's behaviour match scores answers with it too.
 
 A checkpoint is a folder (``speechalign.backends.checkpoint``); :func:`load_checkpoint` rebuilds the whole
 model from it alone.
@@ -21,6 +36,7 @@ model from it alone.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -35,8 +51,6 @@ from speechalign.backends.checkpoint import (
 )
 from speechalign.backends.composed import dual_tag_ids, speech_slot
 from speechalign.backends.prompts import SPEECH_MARKER, split_at_marker
-
-IGNORE = -100
 
 
 @dataclass
@@ -62,7 +76,7 @@ def prompt_pieces(
 
 
 class SiftSpeechLLM(nn.Module):
-    """Frozen LM + tokenizer + trainable :class:`Projectors`, assembling ``inputs_embeds`` per example."""
+    """Frozen LM + tokenizer + trainable :class:`Projectors`; the teacher-forced response loss per example."""
 
     def __init__(self, config: SiftModelConfig, llm: nn.Module, tokenizer, projectors: Projectors):
         super().__init__()
@@ -71,6 +85,7 @@ class SiftSpeechLLM(nn.Module):
         self.tokenizer = tokenizer
         self.projectors = projectors
         self._tag_ids = dual_tag_ids(tokenizer)
+        self._prefixes: dict = {}  # prefix_states' cache
 
     @property
     def device(self) -> torch.device:
@@ -85,35 +100,55 @@ class SiftSpeechLLM(nn.Module):
         tags = [self.embed_ids(ids) for ids in self._tag_ids] if para is not None else None
         return speech_slot(tags, sem, para)[0]
 
-    def assemble(self, pieces: list[PromptPieces], sem: list[torch.Tensor], para: list[torch.Tensor] | None):
-        """Right-padded ``inputs_embeds (B, S, D)``, ``attention_mask (B, S)``, ``labels (B, S)``."""
-        rows, labels = [], []
-        for i, p in enumerate(pieces):
-            slot = self.speech_slot(sem[i], None if para is None else para[i])  # (A, D)
-            prompt = torch.cat([self.embed_ids(p.before), slot, self.embed_ids(p.after)])  # (S_p, D)
-            rows.append(torch.cat([prompt, self.embed_ids(p.response)]))  # (S_i, D)
-            labels.append(torch.tensor([IGNORE] * len(prompt) + p.response, dtype=torch.long))
-        longest = max(len(r) for r in rows)
-        embeds = rows[0].new_zeros(len(rows), longest, rows[0].shape[1])
-        mask = torch.zeros(len(rows), longest, dtype=torch.long, device=embeds.device)
-        label_pad = torch.full((len(rows), longest), IGNORE, dtype=torch.long, device=embeds.device)
-        for b, (r, lab) in enumerate(zip(rows, labels, strict=True)):
-            embeds[b, : len(r)], mask[b, : len(r)], label_pad[b, : len(r)] = r, 1, lab
-        return embeds, mask, label_pad
+    def prefix_states(self, ids: Sequence[int]) -> list:
+        """The frozen LM's key/value states of the token prefix ``ids``, computed once without gradients (they
+        depend on no trained weight) and kept per prefix, device and autocast state."""
+        key = (tuple(ids), self.device, torch.is_autocast_enabled(self.device.type))
+        if key not in self._prefixes:
+            with torch.no_grad():
+                out = self.llm.get_decoder()(inputs_embeds=self.embed_ids(list(ids))[None], use_cache=True)
+            self._prefixes[key] = list(out.past_key_values)  # per layer: (keys, values, sliding window)
+        return self._prefixes[key]
 
-    def token_losses(self, embeds, mask, labels) -> tuple[torch.Tensor, torch.Tensor]:
-        """Summed cross-entropy over response tokens and their count (the LM's own shift by one).
+    def response_loss(self, pieces: PromptPieces, slot: torch.Tensor) -> torch.Tensor:
+        """Summed cross-entropy of ``pieces.response`` after ``before``, ``slot (A, D)`` (the projected audio,
+        or any embeddings standing in the speech slot) and ``after``: one unpadded sequence continuing from
+        the cached states of ``before``."""
+        from transformers import DynamicCache
 
-        The LM head runs only on the positions that predict a labelled token: the vocabulary projection of
-        every prompt and audio position (and its backward) was most of the waste of a cached-feature step."""
-        hidden = self.llm.get_decoder()(
-            inputs_embeds=embeds, attention_mask=mask, use_cache=False
-        ).last_hidden_state  # (B, S, D)
-        targets = labels[:, 1:]  # (B, S-1): position t predicts token t+1
-        scored = targets != IGNORE
-        logits = self.llm.get_output_embeddings()(hidden[:, :-1][scored]).float()  # (N, V)
-        total = nn.functional.cross_entropy(logits, targets[scored], reduction="sum")
-        return total, scored.sum()
+        context = torch.cat([slot, self.embed_ids(pieces.after)])  # (C, D)
+        past = None
+        if pieces.before:
+            past = DynamicCache(self.prefix_states(pieces.before), config=self.llm.config)
+        return response_nll(self.llm, context, pieces.response, past, start=len(pieces.before))
+
+    def response_losses(
+        self, pieces: Sequence[PromptPieces], slots: Sequence[torch.Tensor]
+    ) -> tuple[torch.Tensor, int]:
+        """Summed response-token cross-entropy over examples (``slots[i] (A_i, D)`` stands in example i's
+        speech slot) and the number of response tokens."""
+        total = sum(self.response_loss(p, slot) for p, slot in zip(pieces, slots, strict=True))
+        return total, sum(len(p.response) for p in pieces)
+
+    def slots(self, sem: Sequence[torch.Tensor], para: Sequence[torch.Tensor] | None) -> list[torch.Tensor]:
+        """Each example's speech slot ``(A_i, D)`` from its projected semantic (and paralinguistic) audio."""
+        return [self.speech_slot(s, None if para is None else para[i]) for i, s in enumerate(sem)]
+
+
+def response_nll(llm, context: torch.Tensor, response: Sequence[int], past=None, start: int = 0):
+    """Summed cross-entropy of the token ids ``response`` teacher-forced after ``context (C, D)`` (input
+    embeddings, C >= 1), which continues ``past`` (the LM's states of the ``start`` positions before it; None:
+    nothing before). The last response token is not an input (it predicts nothing) and the LM head runs on
+    the positions that predict a response token only."""
+    device = next(llm.parameters()).device
+    ids = torch.as_tensor(list(response), dtype=torch.long, device=device)  # (R,)
+    inputs = torch.cat([context.to(device), llm.get_input_embeddings()(ids[:-1])])  # (C + R - 1, D)
+    positions = torch.arange(start, start + len(inputs), device=device)[None]  # (1, S)
+    hidden = llm.get_decoder()(
+        inputs_embeds=inputs[None], past_key_values=past, position_ids=positions, use_cache=past is not None
+    ).last_hidden_state[0]  # (S, D)
+    logits = llm.get_output_embeddings()(hidden[len(context) - 1 :]).float()  # (R, V)
+    return nn.functional.cross_entropy(logits, ids, reduction="sum")
 
 
 def load_frozen_llm(ref: str):

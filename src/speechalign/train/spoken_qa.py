@@ -14,9 +14,10 @@ The untrained control is the same architecture with the projectors at their seed
 weights training starts from). The text run (transcript in place of the audio) is the upper bound.
 
 Trained vs untrained (``vs_untrained``, when the control's result is given): per item, the difference of
-each score (trained minus untrained, on the same items), its mean with a 95% percentile bootstrap interval
-over items, and how many items got better, worse or stayed equal. The comparison is measurable when the
-interval excludes 0.
+each score (trained minus untrained, on the same items), its mean with the project's paired interval and
+sign-flip p-value (``speechalign.metrics.intervals.paired_comparison``: one seed here, so an item bootstrap),
+and how many items got better, worse or stayed equal. The comparison is measurable when the interval excludes
+0.
 
     speechalign train spoken-qa --checkpoint data/sift/models/sift_s/seed0 --manifest data/corpora/sqa \
         --control results/train/qa/untrained-semantic/seed0.json --out results/train/qa/sift_s/seed0.json
@@ -31,7 +32,7 @@ from dataclasses import dataclass
 import torch
 
 from speechalign.errors import UserFacingError
-from speechalign.train.model import IGNORE, PromptPieces, SiftSpeechLLM, prompt_pieces
+from speechalign.train.model import PromptPieces, SiftSpeechLLM, prompt_pieces
 
 MAX_SECONDS = 30.0  # the Whisper encoder's window
 
@@ -57,24 +58,24 @@ def qa_utterances(utterances: Sequence, limit: int | None) -> list:
 def sequence_nll(model: SiftSpeechLLM, pieces: PromptPieces, item: QAItem, text_run: bool) -> float:
     """Mean NLL per response token of ``pieces.response`` after the audio (or the transcript) prompt."""
     with torch.no_grad():
-        if text_run:
-            ids = model.tokenizer(item.transcript, add_special_tokens=False).input_ids
-            prefix = torch.cat(
-                [model.embed_ids(pieces.before), model.embed_ids(ids), model.embed_ids(pieces.after)]
-            )
-        else:
-            prefix = model_prompt_embeddings(model, pieces, item)
-        embeds = torch.cat([prefix, model.embed_ids(pieces.response)])[None]  # (1, S, D)
-        labels = torch.tensor([[IGNORE] * len(prefix) + pieces.response], device=prefix.device)
-        total, count = model.token_losses(embeds, torch.ones_like(labels), labels)
+        slot = model.embed_ids(transcript_ids(model, item)) if text_run else audio_slot(model, item)
+        total, count = model.response_losses([pieces], [slot])
     return float(total / count)
 
 
-def model_prompt_embeddings(model: SiftSpeechLLM, pieces: PromptPieces, item: QAItem) -> torch.Tensor:
-    """``(S, D)``: the prompt up to the assistant header with the projected audio in the speech slot."""
+def transcript_ids(model: SiftSpeechLLM, item: QAItem) -> list[int]:
+    return model.tokenizer(item.transcript, add_special_tokens=False).input_ids
+
+
+def audio_slot(model: SiftSpeechLLM, item: QAItem) -> torch.Tensor:
+    """``(A_slot, D)``: the projected audio as it stands in the speech slot."""
     para = [item.paralinguistic] if model.config.dual else None
     sem, para_out = model.projectors([item.semantic], para)
-    slot = model.speech_slot(sem[0], None if para_out is None else para_out[0])
+    return model.slots(sem, para_out)[0]
+
+
+def prompt_embeddings(model: SiftSpeechLLM, pieces: PromptPieces, slot: torch.Tensor) -> torch.Tensor:
+    """``(S, D)``: the prompt up to the assistant header with ``slot`` in the speech slot."""
     return torch.cat([model.embed_ids(pieces.before), slot, model.embed_ids(pieces.after)])
 
 
@@ -116,7 +117,7 @@ def score_model(
             text_answers[item.id],
             False,
         )
-        answer = greedy_answer(model, model_prompt_embeddings(model, gold, item), max_new_tokens)
+        answer = greedy_answer(model, prompt_embeddings(model, gold, audio_slot(model, item)), max_new_tokens)
         rows.append(
             {
                 "id": item.id,
@@ -146,28 +147,26 @@ def answer_scores(answer: str, gold: str) -> dict:
     return {"contains_answer": metrics["contained"], "token_f1": metrics["f1"]}
 
 
-def paired_comparison(
+def compare_with_control(
     trained_rows: Sequence[Mapping],
     control_rows: Sequence[Mapping],
     confidence: float,
     resamples: int,
     seed: int = 0,
 ) -> dict:
-    """Trained minus untrained, item by item, for each score of ``COMPARED``: mean difference with a
-    percentile bootstrap interval over items (``confidence``, ``resamples``: params evaluate.confidence and
-    bootstrap), and the items that got better / worse / stayed equal.
+    """Trained minus untrained, item by item, for each score of ``COMPARED``: the mean difference with its
+    paired interval and sign-flip p-value (``speechalign.metrics.intervals.paired_comparison``; one seed, so
+    the interval is the item bootstrap), and the items that got better / worse / stayed equal.
 
     >>> t = [{"id": "a", "answer_nll": 1.0, "token_f1": 0.5, "contains_answer": 1.0},
     ...      {"id": "b", "answer_nll": 2.0, "token_f1": 0.0, "contains_answer": 0.0}]
     >>> c = [{"id": "b", "answer_nll": 3.0, "token_f1": 0.0, "contains_answer": 0.0},
     ...      {"id": "a", "answer_nll": 1.5, "token_f1": 0.0, "contains_answer": 0.0}]
-    >>> r = paired_comparison(t, c, confidence=0.95, resamples=1000)["answer_nll"]
-    >>> r["difference"], r["better"], r["worse"], r["ties"]
-    (-0.75, 2, 0, 0)
+    >>> r = compare_with_control(t, c, confidence=0.95, resamples=1000)["answer_nll"]
+    >>> r["difference"], r["better"], r["worse"], r["ties"], r["p_value"]
+    (-0.75, 2, 0, 0, 0.5)
     """
     import numpy as np
-
-    from speechalign.metrics.intervals import bootstrap_interval
 
     control = {r["id"]: r for r in control_rows}
     ids = [r["id"] for r in trained_rows]
@@ -178,21 +177,27 @@ def paired_comparison(
         )
     out: dict = {"items": len(ids)}
     for key, higher_is_better in COMPARED.items():
-        diff = np.array([r[key] - control[r["id"]][key] for r in trained_rows], dtype=float)  # (N,)
-        mean, low, high = (
-            bootstrap_interval([diff], confidence, resamples, seed) if len(diff) else (math.nan,) * 3
-        )
-        gain = diff if higher_is_better else -diff
+        trained = np.array([[r[key] for r in trained_rows]], dtype=float)  # (1 seed, N items)
+        untrained = np.array([[control[i][key] for i in ids]], dtype=float)
+        gain = (trained - untrained)[0] * (1 if higher_is_better else -1)
         out[key] = {
-            "difference": mean,
-            "low": low,
-            "high": high,
+            **comparison_fields(trained, untrained, confidence, resamples, seed),
             "higher_is_better": higher_is_better,
             "better": int((gain > 0).sum()),
             "worse": int((gain < 0).sum()),
             "ties": int((gain == 0).sum()),
         }
     return out
+
+
+def comparison_fields(trained, untrained, confidence: float, resamples: int, seed: int) -> dict:
+    """difference, low, high, p_value of trained minus untrained (NaN without items)."""
+    from speechalign.metrics.intervals import paired_comparison
+
+    if trained.size == 0:
+        return dict.fromkeys(("difference", "low", "high", "p_value"), math.nan)
+    c = paired_comparison(trained, untrained, confidence, resamples, seed)
+    return {"difference": c.difference, "low": c.low, "high": c.high, "p_value": c.p_value}
 
 
 @torch.no_grad()
@@ -205,9 +210,6 @@ def text_run_answers(
         pieces = prompt_pieces(
             model.tokenizer, system_prompt, item.question_prompt, model.config.layout, "", True
         )
-        ids = model.tokenizer(item.transcript, add_special_tokens=False).input_ids
-        prompt = torch.cat(
-            [model.embed_ids(pieces.before), model.embed_ids(ids), model.embed_ids(pieces.after)]
-        )
+        prompt = prompt_embeddings(model, pieces, model.embed_ids(transcript_ids(model, item)))
         answers[item.id] = greedy_answer(model, prompt, max_new_tokens) or "."
     return answers

@@ -1,8 +1,11 @@
-"""ALAS validity: positive and negative controls, normalisations compared on them, the default chosen by data.
+"""ALAS validity: positive and negative controls, normalisations compared on them, the choice made on dev.
 
-``validate_corpus`` scores the oracle-aligned input (and its noise and jitter sweeps), the model's own audio
-and the negative controls (mismatched transcript, reversed audio, untrained projector) under every
-normalisation; ``separation`` and ``ranking`` say which normalisation tells them apart best.
+``validate_corpus`` scores the oracle (laid out by ``timeline`` from the exact word times, independently of
+the reference path) and its noise and jitter sweeps, the aligned model (``aligned``: a projector trained to
+map speech to the spoken token's embedding) and the ruler from it to the untrained projector, the model's own
+audio, the negative controls (mismatched transcript, reversed audio, untrained projector) and placed models,
+under every normalisation; ``separation``, ``ranking`` and ``selection`` say which normalisation tells them
+apart best; ``summary`` reports a split (timing check, headline, ruler rho, placements).
 """
 
 from speechalign.validity.controls import NEGATIVES, Condition, conditions
@@ -12,9 +15,12 @@ from speechalign.validity.separation import (
     auc,
     choose_default,
     effect_size,
+    place_on_ruler,
     pooled,
     ranking,
+    selection,
     separation,
+    timing_check,
 )
 
 __all__ = [
@@ -26,8 +32,11 @@ __all__ = [
     "choose_default",
     "conditions",
     "effect_size",
+    "place_on_ruler",
     "pooled",
     "ranking",
+    "selection",
     "separation",
+    "timing_check",
     "validate_corpus",
 ]

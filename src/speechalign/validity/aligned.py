@@ -119,7 +119,7 @@ def train_aligned(
         loss.backward()
         optimiser.step()
         if step % max(1, steps // 10) == 0 or step == steps - 1:
-            curve.append(round(float(loss), 5))
+            curve.append(round(float(loss.detach()), 5))
     return projector.eval(), curve
 
 

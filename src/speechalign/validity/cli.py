@@ -17,10 +17,11 @@ the dev summary).
         --separation results/validity/composed-untrained/sqa/dev.separation.csv \\
         --summary results/validity/composed-untrained/sqa/dev.json
 
-Outputs: the tidy table (utterance x condition x normalisation x layer; ``speechalign.validity.TABLE_COLUMNS``),
-the separation table (normalisation x layer x negative: AUC, effect size, sweep and ruler Spearman) and the
-summary JSON (selection, timing check, ruler and placements, pooled ALAS per condition and layer). The stage
-fails when the oracle does not sit on the reference at layer 0 (the backend's timing is wrong).
+Outputs: the tidy table (utterance x condition x normalisation x layer; columns in
+``speechalign.validity.TABLE_COLUMNS``), the separation table (normalisation x layer x negative: AUC, effect
+size, sweep and ruler Spearman) and the summary JSON (selection, timing check, ruler and placements, pooled
+ALAS per condition and layer). The stage fails when the oracle does not sit on the reference at layer 0 (the
+backend's timing is wrong).
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     aligned.add_argument("--out", required=True, type=Path, help="folder: projector/ and aligned.json")
     score.add_argument("--corpus", required=True, type=Path, help="a corpus manifest folder")
     score.add_argument("--split", required=True, choices=["dev", "test"])
-    score.add_argument("--aligned", type=Path, help="the aligned projector folder (aligned and ruler controls)")
+    score.add_argument("--aligned", type=Path, help="the aligned projector folder (aligned, ruler controls)")
     score.add_argument("--selection", type=Path, help="test: the dev summary whose selection is reported")
     score.add_argument("--out", required=True, type=Path, help="the tidy table (.parquet)")
     score.add_argument("--separation", required=True, type=Path, help="the separation table (.csv)")
@@ -104,13 +105,15 @@ def run_score(args: argparse.Namespace) -> None:
     from speechalign.errors import UserFacingError
     from speechalign.io import atomic_path, write_json, write_text
     from speechalign.validity import conditions, ranking, separation, validate_corpus
-    from speechalign.validity.summary import split_summary
     from speechalign.validity.splits import validity_utterances
+    from speechalign.validity.summary import split_summary
 
     params = section(args, "validity")
     backends = section(args, "backends")
     seed = top_level(args, "seed")
-    utterances = validity_utterances(args.corpus, args.split, params["dev_share"], seed, params["max_utterances"])
+    utterances = validity_utterances(
+        args.corpus, args.split, params["dev_share"], seed, params["max_utterances"]
+    )
     backend = load_named_backend(backends, args.model, seed)
     aligned = Projector.load(args.aligned) if args.aligned else None
     place = params["place"] if args.split == "test" else []
@@ -158,8 +161,9 @@ def run_score(args: argparse.Namespace) -> None:
     write_json(args.summary, summary)
     log.info("%s on %s (%s): selected %s", args.model, args.corpus.name, args.split, summary["selection"])
     if not summary["timing"]["ok"]:
+        timing = summary["timing"]
         raise UserFacingError(
-            f"the oracle's layer-0 ALAS is {summary['timing']['oracle_layer0_alas_tokens']:.2f} tokens (tolerance"
-            f" {params['oracle_tolerance']}): the backend's frame_seconds ({backend.frame_seconds}) or"
+            f"the oracle's layer-0 ALAS is {timing['oracle_layer0_alas_tokens']:.2f} tokens (tolerance"
+            f" {timing['tolerance']}): the backend's frame_seconds ({backend.frame_seconds}) or"
             f" offset_seconds ({backend.offset_seconds}) disagree with its encoder's geometry"
         )

@@ -10,8 +10,9 @@ time jitter (each position takes the token of a time displaced by N(0, jitter) s
 
 Positive through the real audio path, the aligned model (``speechalign.validity.aligned``): this audio through
 a projector trained to map each position to the embedding of the token spoken then. The ruler runs from it to
-the untrained projector: at step w the projector output is ``(1 - w) * aligned + w * untrained`` (the
-untrained output scaled to the aligned one's RMS), so ALAS must rise with w; other models are placed on it.
+alignment gone: at step w a share w of the projected audio's variation over positions is replaced by the
+same variation in shuffled order (``MixedProjector``), so ALAS must rise with w; other models (the untrained
+projector among them) are placed on it.
 
 Negative: the audio of another utterance (cut or looped to this one's length, so the reference keeps its
 shape) against this transcript; this utterance's audio played backwards; this audio through a freshly
@@ -44,7 +45,7 @@ __all__ = [
     "mismatched_wave",
     "oracle_embeddings",
     "projector_swapped",
-    "swapped_projector",
+    "untrained_projector",
     "with_audio_embeddings",
 ]
 
@@ -76,8 +77,8 @@ def conditions(
     ruler: Sequence[float] | None = None,
     placed: Sequence[str] = (),
 ):
-    """The oracle and its two sweeps (levels above 0), the model, the aligned model and the ruler's inner
-    steps (``ruler``: mixing shares in (0, 1); None: no aligned model), the named negatives and the placed
+    """The oracle and its two sweeps (levels above 0), the model, the aligned model and the ruler's steps
+    (``ruler``: mixing shares in (0, 1), and 1; None: no aligned model), the named negatives and the placed
     models."""
     unknown = sorted(set(negatives) - set(NEGATIVES))
     if unknown:
@@ -90,7 +91,8 @@ def conditions(
     out.append(Condition("audio", "model", "audio"))
     if ruler is not None:
         out.append(Condition("aligned", "aligned", "aligned"))
-        out += [Condition(f"ruler-{_level(w)}", "ruler", "ruler", mix=w) for w in sorted(ruler) if 0 < w < 1]
+        steps = sorted({w for w in ruler if 0 < w < 1} | {1.0})
+        out += [Condition(f"ruler-{_level(w)}", "ruler", "ruler", mix=w) for w in steps]
     out += [Condition(name, "negative", name) for name in negatives]
     out += [Condition(f"placed:{name}", "placed", "placed") for name in placed]
     return out
@@ -150,14 +152,17 @@ def mismatched_wave(other: np.ndarray, n_samples: int) -> np.ndarray:
 
 
 class MixedProjector(nn.Module):
-    """``(1 - mix) * aligned(x) + mix * scale * untrained(x)``, with ``scale`` the ratio of the two outputs'
-    RMS over the sequence (so the mix changes direction, not size). ``mix = 0``: the aligned projector."""
+    """The aligned projector's output with a share ``mix`` of its variation over positions replaced by the
+    same variation in shuffled order: ``mean + c * ((1 - mix) * (a - mean) + mix * (a[perm] - mean))``, the
+    mean over the sequence's positions, ``c`` keeping the variation's RMS, ``perm`` a fixed random order.
+    At ``mix = 0`` the aligned projector; at ``mix = 1`` the same vectors, so the same statistics, with no
+    alignment left: no normalisation can tell the steps apart by anything but alignment. (Mixing in the
+    untrained projector's output instead left the ruler flat under pc-removed, which projects that output's
+    few dominant directions away.)"""
 
-    def __init__(self, aligned: nn.Module, untrained: nn.Module, mix: float):
+    def __init__(self, aligned: nn.Module, mix: float, seed: int = 0):
         super().__init__()
-        if aligned.config.stack != untrained.config.stack:
-            raise ValueError("the aligned and untrained projectors must stack the same number of frames")
-        self.aligned, self.untrained, self.mix = aligned, untrained, float(mix)
+        self.aligned, self.mix, self.seed = aligned, float(mix), seed
         self.config = aligned.config
 
     def output_length(self, n_frames: int) -> int:
@@ -167,9 +172,11 @@ class MixedProjector(nn.Module):
         aligned = self.aligned(frames)
         if self.mix == 0:
             return aligned
-        untrained = self.untrained(frames)
-        scale = aligned.pow(2).mean().sqrt() / untrained.pow(2).mean().sqrt().clamp_min(1e-12)
-        return (1 - self.mix) * aligned + self.mix * scale * untrained
+        order = torch.randperm(aligned.shape[1], generator=torch.Generator().manual_seed(self.seed))
+        mean = aligned.mean(dim=1, keepdim=True)  # (B, 1, D)
+        own, shuffled = aligned - mean, aligned[:, order] - mean
+        keep_rms = 1 / ((1 - self.mix) ** 2 + self.mix**2) ** 0.5  # two independent halves add in quadrature
+        return mean + keep_rms * ((1 - self.mix) * own + self.mix * shuffled)
 
 
 @contextlib.contextmanager
@@ -193,11 +200,6 @@ def untrained_projector(backend: SpeechLLM, seed: int) -> nn.Module:
             f"{type(backend).__name__} has no projector to swap: drop 'untrained' from validity.negatives"
         )
     return type(projector).initialised(projector.config, seed=seed)
-
-
-def swapped_projector(backend: SpeechLLM, seed: int):
-    """Inside the block the backend's projector is a freshly initialised one (the untrained control)."""
-    return projector_swapped(backend, untrained_projector(backend, seed))
 
 
 def condition_seed(seed: int, utterance_index: int, condition_index: int) -> np.random.Generator:

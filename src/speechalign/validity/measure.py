@@ -57,7 +57,7 @@ TABLE_COLUMNS = [
     "role",  # positive, sweep, model, aligned, ruler, negative, placed
     "noise",  # oracle noise std / RMS of the token embeddings (0 elsewhere)
     "jitter",  # oracle time jitter std in seconds (0 elsewhere)
-    "mix",  # ruler step: share of the untrained projector's output (aligned 0, untrained 1; NaN elsewhere)
+    "mix",  # ruler step: share of the aligned variation shuffled (aligned 0; NaN off the ruler)
     "normalisation",
     "layer",  # 0 = embedding output
     "alas_tokens",  # mean |MAS path - reference| in tokens (lower is better)
@@ -114,10 +114,11 @@ def oracle_rows(backend: SpeechLLM, p: Prepared) -> np.ndarray:
 
 @dataclass
 class Projectors:
-    """The projectors the aligned and ruler conditions mix (``aligned`` None: no such conditions)."""
+    """The aligned projector (``None``: no aligned or ruler conditions) and the untrained one."""
 
     aligned: torch.nn.Module | None
     untrained: torch.nn.Module | None
+    seed: int = 0  # the ruler's shuffle of an utterance: the same order at every step
 
 
 def _projected_run(backend: SpeechLLM, p: Prepared, projector) -> Run:
@@ -151,8 +152,8 @@ def condition_run(
     elif condition.source == "untrained":
         run = _projected_run(backend, p, projectors.untrained)
     elif condition.source in ("aligned", "ruler"):
-        mixed = MixedProjector(projectors.aligned, projectors.untrained, condition.mix)
-        run = _projected_run(backend, p, mixed)
+        order = int(np.random.default_rng([projectors.seed, u]).integers(2**31))  # one order for every step
+        run = _projected_run(backend, p, MixedProjector(projectors.aligned, condition.mix, order))
     elif condition.source == "placed":
         run = placed[condition.name.removeprefix("placed:")].audio_run(p.wave, p.instruction)
     else:
@@ -199,8 +200,8 @@ def utterance_rows(
 
 
 def _mix(condition: Condition) -> float:
-    """A condition's place on the ruler: aligned 0, ruler steps their share, untrained 1, others NaN."""
-    return {"aligned": 0.0, "ruler": condition.mix, "untrained": 1.0}.get(condition.source, float("nan"))
+    """A condition's step on the ruler: aligned 0, ruler steps their share, others NaN."""
+    return {"aligned": 0.0, "ruler": condition.mix}.get(condition.source, float("nan"))
 
 
 @torch.no_grad()
@@ -236,8 +237,8 @@ def validate_corpus(
         raise BackendInputError(
             f"validity needs at least 2 usable utterances (mismatched pairs); got {len(prepared)}"
         )
-    needs_untrained = any(c.source in ("untrained", "aligned", "ruler") for c in conditions)
-    projectors = Projectors(aligned, untrained_projector(backend, seed) if needs_untrained else None)
+    needs_untrained = any(c.source == "untrained" for c in conditions)
+    projectors = Projectors(aligned, untrained_projector(backend, seed) if needs_untrained else None, seed)
     if projectors.aligned is None and any(c.source in ("aligned", "ruler") for c in conditions):
         raise BackendInputError("the aligned and ruler conditions need the aligned projector")
     fitted = any(NORMALISATION_KINDS[n] == "fitted" for n in normalisations)

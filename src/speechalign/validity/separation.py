@@ -45,7 +45,6 @@ CRITERION = (
     " model, else the oracle; per-utterance calibrated ALAS); ties: the same statistic of the effect size;"
     " headline layer: the positive control's lowest pooled ALAS under that normalisation"
 )
-RULER_ROLES = ("aligned", "ruler")  # with the untrained negative (mix 1), the ruler's steps
 
 
 def auc(positive: np.ndarray, negative: np.ndarray) -> float:
@@ -240,12 +239,13 @@ def timing_check(table: pd.DataFrame, tolerance: float) -> dict[str, Any]:
 
 
 def summary_pooled(pooled_table: pd.DataFrame) -> dict[str, Any]:
-    """``{normalisation: {condition: {"calibrated_tokens": [per layer], "diagonal_contrast": [...]}}}``."""
+    """``{normalisation: {condition: {field: [per layer]}}}`` for ALAS (both aggregations), the calibrated
+    ratio, the diagonal contrast and the hubness diagnostics."""
+    fields = ["alas_tokens", "alas_tokens_mean", "calibrated_tokens", "diagonal_contrast", "hub_share"]
     out: dict[str, Any] = {}
     for (name, condition), part in pooled_table.groupby(["normalisation", "condition"], sort=True):
         part = part.sort_values("layer")
         out.setdefault(name, {})[condition] = {
-            "calibrated_tokens": [round(float(v), 6) for v in part["calibrated_tokens"]],
-            "diagonal_contrast": [round(float(v), 6) for v in part["diagonal_contrast"]],
+            field: [round(float(v), 6) for v in part[field]] for field in [*fields, "k_skewness"]
         }
     return out

@@ -48,9 +48,11 @@ def headline(scores: pd.DataFrame, normalisation: str, layer: int, positive: str
 
 def ruler_summary(scores: pd.DataFrame, normalisation: str, layer: int) -> dict[str, Any]:
     """The ruler's pooled ALAS per step at ``layer`` and averaged over layers, its Spearman rho, and where
-    the model itself (``audio``) and each placed model fall on it (step w in [0, 1])."""
+    the model itself (``audio``), the untrained projector and each placed model fall on it (step w in
+    [0, 1])."""
     curve = ruler_curve(scores, normalisation)
-    others = scores[(scores["normalisation"] == normalisation) & scores["role"].isin(["model", "placed"])]
+    mine = scores[scores["normalisation"] == normalisation]
+    others = mine[mine["role"].isin(["model", "placed"]) | (mine["condition"] == "untrained")]
     placements = {}
     for condition, part in others.groupby("condition"):
         at_layer = float(part.loc[part["layer"] == layer, "alas_tokens"].iloc[0])

@@ -13,7 +13,9 @@ from speechalign.metrics.alas import (
     AlasResult,
     alas,
     best_layer,
+    hubness,
     maximum_path,
+    mean_alas,
     pooled_alas,
     reference_path,
     uniform_path,
@@ -198,3 +200,41 @@ def test_fewer_audio_positions_than_tokens_scores_a_skipping_path():
     assert result.paths.tolist() == [[0, 3, 5]]
     assert result.uniform_path.tolist() == [0, 3, 5]  # round(i * 5 / 2), halves up
     assert result.scores.tokens[0] == 1 / 3 and result.scores.uniform_tokens == 1 / 3
+
+
+def test_word_units_a_path_equal_to_the_reference_scores_zero_when_words_share_a_token():
+    # issue 20 item 10: "ab c" with one token over both words; word "c" has no token of its own
+    ref = reference_path([(0, 0.08), (0.08, 0.16)], [(0, 2), (3, 4)], [(0, 4)], 4, 0.04)
+    result = alas(np.ones((1, 4, 2)), np.ones((1, 1, 2)), ref)
+    assert result.paths.tolist() == [ref.token_per_row.tolist()]
+    assert result.scores.tokens.tolist() == [0.0] and result.scores.words.tolist() == [0.0]
+    # "a b c" with "a b" merged: rows of "b" sit on token 0, whose word is "a": merged words are one unit
+    ref = reference_path(
+        [(0, 0.08), (0.08, 0.16), (0.16, 0.24)], [(0, 1), (2, 3), (4, 5)], [(0, 3), (3, 5)], 6, 0.04
+    )
+    text = np.eye(2)[None]  # (1, T=2, D=2)
+    on_reference = alas(np.eye(2)[ref.token_per_row][None], text, ref)
+    assert on_reference.scores.words.tolist() == [0.0]
+    one_row_early = alas(np.eye(2)[[0, 0, 0, 1, 1, 1]][None], text, ref)  # row 3 on token 1 (word "c")
+    assert one_row_early.scores.tokens.tolist() == pytest.approx([1 / 6])
+    assert one_row_early.scores.words.tolist() == pytest.approx([2 / 6])  # word 2 where the unit is word 0
+
+
+def test_hubness_by_hand():
+    # rows' nearest tokens 0, 0, 0, 1 -> votes [3, 1, 0]: mean 4/3, centred [5/3, -1/3, -4/3],
+    # variance 42/27, third moment 60/81 -> skewness (60/81) / (42/27)^1.5 = 0.3818
+    sim = np.array([[[0.9, 0.1, 0.0], [0.8, 0.2, 0.1], [0.7, 0.1, 0.3], [0.1, 0.9, 0.2]]])
+    h = hubness(sim, np.array([[0, 0, 1, 2]]), k=1)
+    assert h.hub_share.tolist() == [0.5]
+    assert h.k_skewness[0] == pytest.approx((60 / 81) / (42 / 27) ** 1.5) and h.k_skewness[
+        0
+    ] == pytest.approx(0.3818, abs=1e-4)
+    flat = hubness(np.eye(3)[None], np.array([[0, 1, 2]]), k=1)  # every token nearest once: no hub
+    assert flat.hub_share[0] == pytest.approx(1 / 3) and flat.k_skewness.tolist() == [0.0]
+
+
+def test_the_papers_average_and_our_ratio_of_sums_differ_as_computed_by_hand():
+    per_utterance, rows = np.array([1.0, 4.0]), np.array([3.0, 1.0])
+    assert mean_alas(per_utterance).tolist() == [2.5]  # (1 + 4) / 2
+    assert pooled_alas(per_utterance, rows).tolist() == [1.75]  # (1*3 + 4*1) / 4
+    assert mean_alas(per_utterance, np.array([[2.0, 0.0]])).tolist() == [1.0]  # a resample drawing u0 twice
