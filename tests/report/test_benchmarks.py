@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from speechalign.evaluate import behaviour as B
 from speechalign.evaluate import tables as T
 from speechalign.io import write_json, write_text
 from speechalign.report import benchmarks as R
@@ -39,10 +40,30 @@ def synthetic_scores() -> pd.DataFrame:
 def alas_summary(path: Path, offset: float) -> None:
     layers = [
         {"layer": k, "utterances": 3, "alas_tokens": offset + k / 10, "alas_tokens_ci": [offset, offset + 1],
-         "uniform_tokens": 0.9, "calibrated_tokens": 1.0, "alas_words": 1.0, "calibrated_words": 1.0}
+         "alas_tokens_mean": offset + k / 10, "uniform_tokens": 0.9, "calibrated_tokens": 1.0,
+         "alas_words": 1.0,
+         "calibrated_words": 1.0, "hub_share": 0.2, "k_skewness": 1.0}
         for k in range(4)
     ]  # fmt: skip
-    write_json(path, {"all": {"layers": layers}})
+    subsets = {"all": {"layers": layers}}  # the alas stage's summary: headline, and per normalisation
+    write_json(path, {"normalisation": "cosine", **subsets, "by_normalisation": {"cosine": subsets}})
+
+
+def behaviour_rows_fixture() -> pd.DataFrame:
+    """Per-answer behaviour rows (``speechalign.evaluate.behaviour.ROW_COLUMNS``) of four systems, 2 seeds x 4
+    items, the text run best and the untrained projector worst."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for rank, system in enumerate(["text", "sift_s", "tsit_s", "untrained"]):
+        for seed in (0, 1):
+            for i in range(4):
+                nll = 1.0 + rank + rng.normal(0, 0.1)
+                agree = np.nan if system == "text" else 0.8 - 0.2 * rank
+                rows.append({"system": system, "seed": seed, "task": "sqa", "item": f"i{i}", "nll": nll,
+                             "nll_mismatched": nll + 1, "agreement": agree,
+                             "agreement_mismatched": agree - 0.1, "agreement_gain": 0.1,
+                             "repeats": 0.0})  # fmt: skip
+    return pd.DataFrame(rows, columns=B.ROW_COLUMNS)
 
 
 def test_the_notebook_writes_every_table_and_figure(tmp_path):
@@ -58,6 +79,9 @@ def test_the_notebook_writes_every_table_and_figure(tmp_path):
     write_json(tmp_path / "metrics.json", {"asr": {"cascade/seed0": {"errors": 3, "words": 30, "wer": 0.1}}})
     alas_summary(tmp_path / "tsit.json", 5.0)
     alas_summary(tmp_path / "sift.json", 2.0)
+    rows = behaviour_rows_fixture()
+    B.summarise(rows, 0.95, 100, 0).to_csv(tmp_path / "behaviour.csv", index=False)
+    B.compare(rows, 0.95, 100, 0).to_csv(tmp_path / "comparisons.csv", index=False)
     out = tmp_path / "out"
     execute(
         ROOT / "notebooks" / "evaluate.ipynb",

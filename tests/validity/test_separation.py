@@ -242,3 +242,5 @@ def test_place_on_ruler_clips_at_the_ends_and_reads_a_non_monotonic_ruler_by_its
     assert place_on_ruler(curve, 0, 0.5) == 0.0 and place_on_ruler(curve, 0, 9.0) == 1.0
     assert place_on_ruler(curve, 0, 2.0) == pytest.approx(0.125)  # between 1.0 (step 0) and 3.0 (step 0.25)
     assert place_on_ruler(curve, 0, 4.0) == pytest.approx(0.625)  # running max 3 at 0.25..0.5, 5 at 1
+    flat_end = pd.DataFrame({"mix": [0.0, 0.5, 1.0], "layer": 0, "alas_tokens": [1.0, 2.0, 2.0]})
+    assert place_on_ruler(flat_end, 0, 3.0) == 1.0  # beyond the ruler's end is its end, not the flat start

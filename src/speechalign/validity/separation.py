@@ -223,7 +223,7 @@ def place_on_ruler(curve: pd.DataFrame, layer, value: float) -> float:
     steps = part["mix"].to_numpy(np.float64)
     values = np.maximum.accumulate(part["alas_tokens"].to_numpy(np.float64))
     rising = np.concatenate([[True], np.diff(values) > 0])  # np.interp needs strictly increasing x
-    return float(np.interp(value, values[rising], steps[rising]))
+    return float(np.interp(value, values[rising], steps[rising], right=steps[-1]))
 
 
 def timing_check(table: pd.DataFrame, tolerance: float) -> dict[str, Any]:
