@@ -186,3 +186,17 @@ def test_several_normalisations_from_one_prefill_and_both_aggregations(tiny_comp
         assert entry["alas_tokens_mean"] == pytest.approx(per_utterance["alas_tokens"].mean())
         weights = per_utterance["n_audio"] / per_utterance["n_audio"].sum()
         assert entry["alas_tokens"] == pytest.approx((per_utterance["alas_tokens"] * weights).sum())
+
+
+def test_the_paper_profile_asks_the_alas_authors_instructions_and_no_prompt_claims_figure_4():
+    """Issue 20 item 7: the paper profile uses the ALAS authors' released Qwen2-Audio instructions verbatim;
+    the params no longer call the embedded profiles' own instructions the paper's Figure 4."""
+    from pathlib import Path
+
+    from speechalign.params import load_params
+
+    prompts = load_params(".", overrides={"profile": "paper"})["backends"]["prompts"]
+    assert prompts["sqa"] == "{question}. Answer the  question as short as possible (in 10-15 words)"
+    assert prompts["emotion"].startswith("classify the emotion of the speaker in only one word")
+    defaults = Path("params/defaults.yaml").read_text(encoding="utf-8")
+    assert "The ALAS paper's instructions (its Figure 4)" not in defaults

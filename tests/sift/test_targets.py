@@ -136,11 +136,14 @@ def hf_greedy(model, tokenizer, prompt: str, max_new_tokens: int) -> list[int]:
 
 
 @needs_tokenizer
-@pytest.mark.parametrize("batch_size", [1, 2, 8])
-def test_fast_generation_gives_the_tokens_of_one_at_a_time_generate(batch_size):
-    """The shared prefix computed once, left padding after it, finished rows leaving the batch: the same
-    tokens as transformers' generate on each prompt alone, in order."""
+@pytest.mark.parametrize(("batch_size", "group"), [(1, 16), (2, 16), (8, 16), (8, 2), (8, 3)])
+def test_fast_generation_gives_the_tokens_of_one_at_a_time_generate(batch_size, group, monkeypatch):
+    """The shared prefix computed once, prompts prefilled in groups (``group``) and padded after the prefix,
+    finished rows leaving the batch: the same tokens as transformers' generate on each prompt alone, in
+    order."""
     from speechalign.backends import chat_prompt
+
+    monkeypatch.setattr(T, "PREFILL_GROUP", group)
 
     model, tokenizer = tiny_llm()
     texts = ["hi", "the cat sat on the mat today", "a b c d", "one more prompt of middling length"]

@@ -170,6 +170,8 @@ def split_generation(new_ids: Sequence[int], ends: set[int], tokenizer) -> Gener
     return Generation(text, stop is None, len(kept))
 
 
+PREFILL_GROUP = 16  # prompts prefilled together: similar lengths, little padding; decoding takes the batch
+
 # generation settings that make HF's greedy decoding differ from the plain argmax this decoder takes
 GREEDY_CHANGERS = ("repetition_penalty", "no_repeat_ngram_size", "min_new_tokens", "bad_words_ids")
 
@@ -211,35 +213,81 @@ def prefill_prefix(model, ids: Sequence[int]) -> list | None:
     return list(out.past_key_values)
 
 
-def greedy_batch(model, prefix, start: int, suffixes, max_new_tokens: int, ends: set[int], pad_id: int):
-    """New token ids of each prompt ``prefix + suffixes[b]``, greedily: the suffixes left-padded after the
-    shared prefix's states (positions counted without the padding), the LM head on the last position only, and
-    a row leaves the batch when it ends, so finished prompts cost nothing."""
+def left_padded(suffixes, start: int, pad_id: int):
+    """``ids (B, L)``, ``mask (B, P + L)`` and ``positions (B, L)`` of token lists left-padded to the longest
+    after a prefix of ``start`` positions (positions counted without the padding)."""
     import torch
-    from transformers import DynamicCache
 
-    device, rows, longest = model.device, len(suffixes), max(len(s) for s in suffixes)
-    ids = torch.full((rows, longest), pad_id, dtype=torch.long)  # (B, L)
-    mask = torch.zeros((rows, start + longest), dtype=torch.long)  # (B, P + L): the prefix, then the suffix
+    rows, longest = len(suffixes), max(len(s) for s in suffixes)
+    ids = torch.full((rows, longest), pad_id, dtype=torch.long)
+    mask = torch.zeros((rows, start + longest), dtype=torch.long)
     mask[:, :start] = 1
     positions = torch.zeros((rows, longest), dtype=torch.long)
     for row, suffix in enumerate(suffixes):
         ids[row, longest - len(suffix) :] = torch.tensor(suffix)
         mask[row, start + longest - len(suffix) :] = 1
         positions[row, longest - len(suffix) :] = torch.arange(start, start + len(suffix))
-    cache = DynamicCache(config=model.config)
-    if prefix is not None:
-        shared = [(k.expand(rows, -1, -1, -1), v.expand(rows, -1, -1, -1)) for k, v, *_ in prefix]
-        cache = DynamicCache(shared, config=model.config)
+    return ids, mask, positions
+
+
+def prefix_cache(model, prefix, rows: int):
+    """A fresh cache holding the shared prefix's states for ``rows`` prompts (empty without a prefix)."""
+    from transformers import DynamicCache
+
+    if prefix is None:
+        return DynamicCache(config=model.config)
+    expand = lambda x: x.expand(rows, -1, -1, -1)  # noqa: E731
+    return DynamicCache([(expand(k), expand(v)) for k, v, *_ in prefix], config=model.config)
+
+
+def widen(states, start: int, width: int):
+    """Per-layer ``(keys, values)`` of ``states`` with zeros inserted after the first ``start`` positions,
+    so that ``width`` positions follow them (left padding between the prefix and the suffix)."""
+    import torch
+
+    def pad(x):  # (b, H, S, d) -> (b, H, start + width, d)
+        gap = x.new_zeros(*x.shape[:2], start + width - x.shape[2], x.shape[3])
+        return torch.cat([x[:, :, :start], gap, x[:, :, start:]], dim=2)
+
+    return [(pad(k), pad(v)) for k, v, *_ in states]
+
+
+def prefill(model, prefix, start: int, suffixes, pad_id: int, group: int):
+    """The prompts' states and next-token logits ``(B, V)``: ``group`` consecutive (similar-length) prompts at
+    a time, each group padded to its own longest, then their states widened to the batch's longest and
+    stacked, so a batch spanning short and long prompts prefills little padding."""
+    import torch
+    from transformers import DynamicCache
+
+    width, states, logits = max(len(s) for s in suffixes), [], []
+    for first in range(0, len(suffixes), group):
+        part = left_padded(suffixes[first : first + group], start, pad_id)
+        ids, mask, positions = (t.to(model.device) for t in part)
+        cache = prefix_cache(model, prefix, len(ids))
+        out = model(
+            input_ids=ids, attention_mask=mask, position_ids=positions, past_key_values=cache, use_cache=True,
+            logits_to_keep=1,
+        )  # fmt: skip
+        logits.append(out.logits[:, -1])
+        states.append(widen(cache, start, width))
+    layers = [[torch.cat(kv) for kv in zip(*layer, strict=True)] for layer in zip(*states, strict=True)]
+    return DynamicCache(layers, config=model.config), torch.cat(logits)
+
+
+def greedy_batch(model, prefix, start: int, suffixes, max_new_tokens: int, ends: set[int], pad_id: int):
+    """New token ids of each prompt ``prefix + suffixes[b]``, greedily: the prompts prefilled after the shared
+    prefix's states (:func:`prefill`), the LM head on the last position only, and a row leaves the batch when
+    it ends, so finished prompts cost nothing."""
+    import torch
+
+    device, rows = model.device, len(suffixes)
+    cache, logits = prefill(model, prefix, start, suffixes, pad_id, group=PREFILL_GROUP)
+    mask = left_padded(suffixes, start, pad_id)[1].to(device)  # (B, P + L)
+    positions = torch.tensor([[start + len(s) - 1] for s in suffixes], device=device)  # (B, 1): the last
     out: list[list[int]] = [[] for _ in range(rows)]
     alive = torch.arange(rows)  # the rows of `out` still generating, in batch order
-    mask, positions, step_ids = mask.to(device), positions.to(device), ids.to(device)
     for step in range(max_new_tokens):
-        logits = model(
-            input_ids=step_ids, attention_mask=mask, position_ids=positions, past_key_values=cache,
-            use_cache=True, logits_to_keep=1,
-        ).logits[:, -1]  # (B_alive, V)  # fmt: skip
-        tokens = logits.argmax(-1)
+        tokens = logits.argmax(-1)  # (B_alive,)
         for row, token in zip(alive.tolist(), tokens.tolist(), strict=True):
             out[row].append(token)
         going = torch.tensor([t not in ends for t in tokens.tolist()], device=device)
@@ -250,7 +298,11 @@ def greedy_batch(model, prefix, start: int, suffixes, max_new_tokens: int, ends:
             cache.batch_select_indices(keep)
             alive, mask, tokens, positions = alive[keep.cpu()], mask[keep], tokens[keep], positions[keep]
         mask = torch.cat([mask, mask.new_ones(len(alive), 1)], dim=1)
-        step_ids, positions = tokens[:, None], positions[:, -1:] + 1
+        positions = positions + 1
+        logits = model(
+            input_ids=tokens[:, None], attention_mask=mask, position_ids=positions, past_key_values=cache,
+            use_cache=True,
+        ).logits[:, -1]  # (B_alive, V)  # fmt: skip
     return out
 
 
