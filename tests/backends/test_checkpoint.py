@@ -65,7 +65,7 @@ def test_backend_prompt_is_exactly_the_sift_training_prompt(dual, is_dual):
     """The SIFT model (training, sift-eval) and the backend put the same embeddings before the answer."""
     from speechalign.sift.paralinguistic import whisper_layer_frames
     from speechalign.train.model import SiftSpeechLLM, prompt_pieces
-    from speechalign.train.spoken_qa import QAItem, model_prompt_embeddings
+    from speechalign.train.spoken_qa import QAItem, audio_slot, prompt_embeddings
 
     backend = dual if is_dual else tiny_composed()
     config = SiftModelConfig("tiny", "tiny", 1 if is_dual else None, 16, 32, 24, 4, LAYOUT)
@@ -79,7 +79,7 @@ def test_backend_prompt_is_exactly_the_sift_training_prompt(dual, is_dual):
     layers = whisper_layer_frames(backend.encoder, backend.feature_extractor, wave, [1, n])
     item = QAItem("u", TASK, "an answer", "the text", layers[n].clone(), layers[1].clone())  # as sift-eval
     pieces = prompt_pieces(backend.tokenizer, backend.system_prompt, TASK, LAYOUT, "", True)
-    trained = model_prompt_embeddings(model, pieces, item)  # (S, D)
+    trained = prompt_embeddings(model, pieces, audio_slot(model, item))  # (S, D)
     served = backend.audio_run(wave, TASK).payload["inputs_embeds"][0]
     assert served.shape == trained.shape
     torch.testing.assert_close(served, trained, atol=1e-6, rtol=0)
