@@ -49,3 +49,24 @@ def test_user_errors_are_one_line_without_traceback(tmp_path):
     assert proc.returncode == 2
     assert "speechalign models: error:" in proc.stderr and "no model named 'nope'" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_a_stage_command_imports_only_its_own_stage():
+    # every job is one such command: importing the other stages' packages (torch, scipy, numba) cost seconds
+    code = (
+        "import sys\n"
+        "from speechalign.cli import build_parser, requested_stage\n"
+        "build_parser(requested_stage(['evaluate', 'answer', '--help']))\n"
+        "heavy = ('torch', 'scipy', 'numba', 'speechalign.alas')\n"
+        "print(sorted(m for m in sys.modules if m.startswith(heavy)))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.strip() == "[]"
+
+
+def test_requested_stage_skips_options_and_unknown_words():
+    from speechalign.cli import requested_stage
+
+    assert requested_stage(["-v", "alas", "score"]) == "alas"
+    assert requested_stage(["--version"]) is None
+    assert requested_stage(["nope", "alas"]) is None
