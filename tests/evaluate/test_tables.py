@@ -177,8 +177,8 @@ def test_the_tables_are_the_papers_numbered_and_with_its_rows():
         7: ("sift_sp", "sift_ssp", "sift_ssp+sit_ssp"),
     }
     groups = {spec.number: spec.groups for spec in T.TABLES}
-    assert groups[3] == ("semantic",) and all(
-        groups[n] == ("semantic", "paralinguistic") for n in (4, 5, 6, 7)
+    assert groups[3] == ("semantic", "ifeval") and all(
+        groups[n] == ("semantic", "paralinguistic", "ifeval") for n in (4, 5, 6, 7)
     )
     spec6 = next(s for s in T.TABLES if s.number == 6)
     assert [(r.section, r.label) for r in spec6.rows][1:] == [
@@ -271,3 +271,91 @@ def test_airbench_average_is_over_the_papers_six_tasks_only():
     partial = suite_frame(rows[:2] + rows[-1:])
     names = [c.name for c in T.columns_for(partial, "paralinguistic")]
     assert names == ["gender", "emotion", "average (2/6)", "Speech_Grounding"]
+
+
+# ---- IFEval's four numbers, the reference's way (issue 22, item 5) ----
+
+NO_COMMA, QUOTED, TITLE = (
+    {"id": "punctuation:no_comma"},
+    {"id": "startend:quotation"},
+    {"id": "detectable_format:title"},
+)
+
+
+def ifeval_items():
+    from speechalign.metrics.bench.items import BenchItem
+
+    return [
+        BenchItem("i1", "ifeval", "rules", None, "Quote a title.", rules=(NO_COMMA, QUOTED, TITLE)),
+        BenchItem("i2", "ifeval", "rules", None, "No commas.", rules=(NO_COMMA,)),
+    ]
+
+
+def ifeval_scores(answers):
+    """The scores of ``answers`` to ``ifeval_items`` with their IFEval counts, as the stage makes them."""
+    from speechalign.evaluate.answer_scores import score_answers
+
+    items = ifeval_items()
+    return T.with_ifeval_counts(score_answers(items, answers), T.ifeval_counts(items, answers))
+
+
+def test_ifeval_group_gives_the_four_reference_numbers_and_their_mean_by_hand():
+    from speechalign.evaluate.systems import Answer
+
+    answers = [
+        Answer("sift_s", 0, "i1", "ifeval", "rules", '"no commas <<t>>"'),  # 3 of 3, strict and loose
+        Answer("sift_s", 0, "i2", "ifeval", "rules", "Sure, here:\nno commas"),  # 0 of 1 strict, 1 of 1 loose
+    ]
+    table = T.build_table(ifeval_scores(answers), SPEC3, ["sift_s"], resamples=200)
+    got = {r.column: r.mean for r in table[table["group"] == "ifeval"].itertuples()}
+    # prompt strict 1/2, prompt loose 2/2; instruction strict 3/4 (a mean of per-prompt shares says 1/2),
+    # instruction loose 4/4; VoiceBench's number, the mean of the four: (50 + 100 + 75 + 100) / 4
+    assert got == pytest.approx(
+        {"prompt_strict": 50.0, "prompt_loose": 100.0, "instruction_strict": 75.0, "instruction_loose": 100.0,
+         "average": 81.25}
+    )  # fmt: skip
+    assert only(table, "sift_s", "ifeval").mean == 50.0  # the semantic column: the headline, prompt strict
+    assert only(table, "sift_s", "instruction_strict").method == T.BOOTSTRAP
+    md = T.table_markdown(table, SPEC3, "quick")
+    assert "ifeval: instruction_strict" in md and "75.0 [" in md
+
+
+def test_ifeval_instruction_level_over_seeds_is_a_t_interval_of_the_seed_ratios():
+    from speechalign.evaluate.systems import Answer
+
+    answers = [
+        Answer("sift_s", 0, "i1", "ifeval", "rules", '"no commas <<t>>"'),  # seed 0: 3 + 0 of 4
+        Answer("sift_s", 0, "i2", "ifeval", "rules", "a, b"),
+        Answer("sift_s", 1, "i1", "ifeval", "rules", "a, b"),  # seed 1: 0 + 1 of 4
+        Answer("sift_s", 1, "i2", "ifeval", "rules", "a b"),
+    ]
+    row = only(T.build_table(ifeval_scores(answers), SPEC3, ["sift_s"]), "sift_s", "instruction_strict")
+    mean, low, high = T.t_interval([0.75, 0.25], 0.95)
+    assert row.method == T.T_INTERVAL and (row.mean, row.low, row.high) == pytest.approx(
+        (mean * 100, low * 100, high * 100)
+    )
+
+
+def test_ifeval_counts_score_an_unanswered_item_as_following_nothing_and_skip_a_not_applicable_one():
+    from speechalign.evaluate.systems import Answer
+
+    answers = [
+        Answer("cascade", 0, "i1", "ifeval", "rules", "", reason="the ASR recognised no words"),
+        Answer("text", 0, "i2", "ifeval", "rules", "", applicable=False, reason="no transcript"),
+    ]
+    counts = T.ifeval_counts(ifeval_items(), answers)
+    assert counts[["system", "instructions", "followed_strict", "prompt_loose"]].values.tolist() == [
+        ["cascade", 3.0, 0.0, 0.0]
+    ]
+    scores = ifeval_scores(answers)
+    spec5 = next(s for s in T.TABLES if s.number == 5)
+    table = T.build_table(scores, spec5, ["cascade", "text"])
+    assert only(table, "cascade", "instruction_loose").mean == 0.0
+    assert only(table, "text", "instruction_loose").method == T.NOT_APPLICABLE
+
+
+def test_without_ifeval_counts_there_is_no_ifeval_group_and_no_empty_column():
+    scores = scores_frame([("sift_s", 0, "mcq", "k", "a", 1.0)])
+    assert T.columns_for(scores, "ifeval") == []
+    same = T.with_ifeval_counts(scores, T.ifeval_counts([], []))
+    pd.testing.assert_frame_equal(same, scores)  # the output check refuses a column missing in every row

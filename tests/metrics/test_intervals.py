@@ -8,7 +8,14 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from speechalign.metrics.intervals import crossed_bootstrap, paired_comparison, sign_flip_p_value
+from speechalign.metrics.intervals import (
+    bootstrap_interval,
+    crossed_bootstrap,
+    paired_comparison,
+    ratio_bootstrap_interval,
+    ratio_value,
+    sign_flip_p_value,
+)
 
 
 def test_one_seed_crossed_bootstrap_agrees_with_scipys_percentile_bootstrap():
@@ -78,3 +85,43 @@ def test_paired_comparison_of_a_clear_improvement():
 def test_bad_inputs_are_refused_with_a_message(a, b, message):
     with pytest.raises(ValueError, match=message):
         paired_comparison(a, b, 0.95, 100, seed=0)
+
+
+# ---- ratios of sums (IFEval's instruction level) ----
+
+
+def test_a_ratio_of_sums_is_not_a_mean_of_per_item_shares():
+    followed, instructions = np.array([[3.0, 0.0]]), np.array([[3.0, 1.0]])
+    assert ratio_value(followed, instructions) == 0.75  # (3/3 + 0/1) / 2 would be 0.5
+    two = ratio_value(np.array([[3.0, 0.0], [1.0, 0.0]]), np.array([[3.0, 1.0], [1.0, 1.0]]))
+    assert two == pytest.approx((0.75 + 0.5) / 2)  # the mean of the two statistics
+
+
+def test_ratio_bootstrap_with_unit_denominators_is_the_item_bootstrap_draw_for_draw():
+    values = np.random.default_rng(3).integers(0, 2, size=25).astype(float)
+    ratio = ratio_bootstrap_interval(values[None], np.ones((1, 25)), 0.9, 500, seed=7)
+    assert ratio == pytest.approx(bootstrap_interval([values], 0.9, 500, seed=7))
+
+
+def test_ratio_bootstrap_resamples_items_with_their_denominators():
+    # items (3 of 3) and (0 of 1): resamples give 1 (both the first), 3/4 or 0: the 95% interval is [0, 1]
+    value, low, high = ratio_bootstrap_interval(np.array([[3.0, 0.0]]), np.array([[3.0, 1.0]]), 0.95, 2000, 0)
+    assert (value, low, high) == (0.75, 0.0, 1.0)
+    _, low, high = ratio_bootstrap_interval(np.array([[3.0, 0.0]]), np.array([[3.0, 1.0]]), 0.4, 2000, 0)
+    assert low == high == 0.75  # the middle 40% of the draws is the one both-items value, 3/4
+
+
+def test_ratio_inputs_of_different_shapes_are_refused_and_no_denominator_is_nan():
+    with pytest.raises(ValueError, match="both be"):
+        ratio_value(np.zeros((1, 2)), np.zeros((1, 3)))
+    assert np.isnan(ratio_value(np.zeros((1, 2)), np.zeros((1, 2))))
+    assert np.isnan(ratio_bootstrap_interval(np.zeros((1, 0)), np.zeros((1, 0)), 0.95, 10, 0)[0])
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    import speechalign.metrics.intervals as module
+
+    outcome = doctest.testmod(module)
+    assert outcome.attempted > 0 and outcome.failed == 0

@@ -152,6 +152,7 @@ def run_score(args: argparse.Namespace) -> None:
     needs_sbert = any(i.task == "agreement" for i in items) or any(a.system == "text" for a in answers)
     embed = sbert_embedder(model_path(models["sbert"])) if needs_sbert else None
     scores = score_answers(items, answers, embed, suite_of)
+    scores = T.with_ifeval_counts(scores, T.ifeval_counts(items, answers))  # IFEval's four numbers
     with atomic_path(args.scores) as tmp:
         scores.to_parquet(tmp, index=False)
     systems_run = sorted({a.system for a in answers})

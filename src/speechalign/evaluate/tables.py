@@ -41,6 +41,14 @@ Columns, per suite (params ``evaluate.suites``; the scores' ``suite`` column)
   ``agreement``, and ``bbh`` or ``refusal`` where present) and ``overall``, their mean; paralinguistic, one
   column per subset of the ``paralinguistic`` task (speaker ``gender``, ``prosody`` class) and ``average``.
 
+IFEval (group ``ifeval``, after the paper's groups in every table; per suite with IFEval items): the
+reference's four numbers, ``prompt_strict``, ``prompt_loose``, ``instruction_strict`` and
+``instruction_loose`` (instruction level: followed instructions over all instructions, summed over items,
+not a mean of per-item shares), and ``average``, the mean of the four: VoiceBench's IFEval number, the one the
+paper's IFEval column reports. The semantic ``ifeval`` column stays prompt-level strict (the items' headline
+score, in the overall). These cells read the per-item IFEval counts that ``with_ifeval_counts`` adds to the
+scores (``ifeval_counts``); scores without them have no ``ifeval`` group.
+
 With one suite the names are as above; with several each is prefixed by its suite (``voicebench/mmsu``,
 ``airbench/average``), so no composite mixes suites. A composite is the mean of its columns' values (never of
 pooled items). Every value is a score in [0, 1] times 100 (agreement: cosine x 100).
@@ -56,7 +64,8 @@ Intervals (per cell)
 A cell's value is, per seed, the mean over its items (a composite column: the mean of its columns), then the
 mean over seeds. With two or more seeds the interval is Student's t over the seed means,
 ``mean +- t_{(1+c)/2, n-1} * sd / sqrt(n)`` (not clipped to the score range); with one seed (quick) it is a
-percentile bootstrap over items (resampled within each column; ``bootstrap`` resamples, seeded). Each row says
+percentile bootstrap over items (resampled within each column; ``bootstrap`` resamples, seeded; an IFEval
+cell resamples its items once for all the levels it averages, each level a ratio of sums). Each row says
 which. NaN scores are left out of the means and counted in ``n_missing``; a composite column is NaN unless all
 its columns have a value. A system run has the note "run", one not run a row of NaN with the note "not run"; a
 system run with fewer seeds than the others gets its interval from the seeds it has (``n_seeds``: how many).
@@ -73,11 +82,20 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from speechalign.metrics.intervals import bootstrap_interval, column_value, t_interval
+from speechalign.metrics.bench.ifeval import MODES
+from speechalign.metrics.intervals import (
+    bootstrap_interval,
+    column_value,
+    ratio_bootstrap_interval,
+    ratio_value,
+    t_interval,
+)
 
 __all__ = [
     "AIRBENCH_TASKS",
     "GROUPS",
+    "IFEVAL_COLUMNS",
+    "IFEVAL_COUNTS",
     "PARADIGMS",
     "SEMANTIC_TASKS",
     "TABLES",
@@ -92,16 +110,37 @@ __all__ = [
     "cell",
     "columns_for",
     "every_system",
+    "ifeval_counts",
     "long_form",
     "split_tables",
     "t_interval",
     "table_markdown",
+    "with_ifeval_counts",
     "write_tables",
 ]
 
-SEMANTIC, PARALINGUISTIC, POOLED = "semantic", "paralinguistic", "pooled"
-GROUPS = (SEMANTIC, PARALINGUISTIC, POOLED)
+SEMANTIC, PARALINGUISTIC, IFEVAL, POOLED = "semantic", "paralinguistic", "ifeval", "pooled"
+GROUPS = (SEMANTIC, PARALINGUISTIC, IFEVAL, POOLED)
 SEMANTIC_TASKS = ("mcq", "ifeval", "sqa", "bbh", "refusal", "agreement")
+IFEVAL_TASK = "ifeval"
+# Per-item IFEval counts the ifeval group reads (``metrics.bench.scorers.score_ifeval``'s metrics).
+IFEVAL_COUNTS = ("instructions", *(f"{k}_{m}" for m in MODES for k in ("prompt", "followed")))
+# A level: (numerator, denominator or None for 1 per item), summed over items. Prompt level: prompts that
+# follow all their instructions over prompts; instruction level: followed instructions over instructions.
+IFEVAL_LEVELS = {
+    "prompt_strict": ("prompt_strict", None),
+    "prompt_loose": ("prompt_loose", None),
+    "instruction_strict": ("followed_strict", "instructions"),
+    "instruction_loose": ("followed_loose", "instructions"),
+}
+# The ifeval group's columns: (name, the levels it averages); ``average`` is VoiceBench's IFEval number.
+IFEVAL_COLUMNS = (
+    ("prompt_strict", ("prompt_strict",)),
+    ("prompt_loose", ("prompt_loose",)),
+    ("instruction_strict", ("instruction_strict",)),
+    ("instruction_loose", ("instruction_loose",)),
+    ("average", ("prompt_strict", "prompt_loose", "instruction_strict", "instruction_loose")),
+)
 PARALINGUISTIC_TASK = "paralinguistic"
 # The paper's VoiceBench columns in its order (our subsets "voicebench/<name>"); its Overall averages all 9.
 VOICEBENCH_SUBSETS = (
@@ -134,9 +173,10 @@ class Column:
     ``suite`` (None: every suite, as in scores without a ``suite`` column)."""
 
     name: str
-    group: str  # semantic | paralinguistic | pooled
+    group: str  # semantic | paralinguistic | ifeval | pooled
     parts: tuple[tuple[str | None, str | None], ...]
     suite: str | None = None
+    levels: tuple[str, ...] = ()  # ifeval group: the IFEval levels (IFEVAL_LEVELS) it averages
 
 
 @dataclass(frozen=True)
@@ -160,14 +200,14 @@ class TableSpec:
         return tuple(r.system for r in self.rows)
 
 
-BOTH = (SEMANTIC, PARALINGUISTIC)
+BOTH = (SEMANTIC, PARALINGUISTIC, IFEVAL)  # the paper's two groups, then IFEval's four numbers
 STAGE1, STAGE2 = "Stage 1: semantic-only", "Stage 2: semantic + paralinguistic"
 TABLES: tuple[TableSpec, ...] = (
     TableSpec(
         3,
         "Semantic-only alignment (stage 1): TSIT_s vs SIT_s vs SIFT_s",
         (Row("tsit_s", "TSIT_s"), Row("sit_s", "SIT_s"), Row("sift_s", "SIFT_s")),
-        (SEMANTIC,),
+        (SEMANTIC, IFEVAL),
     ),
     TableSpec(
         4,
@@ -279,8 +319,18 @@ def subset_columns(scores: pd.DataFrame, suite: str | None) -> list[Column]:
     return cols + [composite("average", PARALINGUISTIC, cols, suite)] if cols else []
 
 
+def ifeval_columns(scores: pd.DataFrame, suite: str | None) -> list[Column]:
+    """IFEval's four numbers and their mean (``IFEVAL_COLUMNS``), when the suite has IFEval items and the
+    scores carry their counts (``with_ifeval_counts``)."""
+    if not set(IFEVAL_COUNTS) <= set(scores.columns) or not (scores["task"] == IFEVAL_TASK).any():
+        return []
+    return [Column(name, IFEVAL, ((IFEVAL_TASK, None),), suite, levels) for name, levels in IFEVAL_COLUMNS]
+
+
 def suite_columns(scores: pd.DataFrame, group: str, suite: str | None) -> list[Column]:
     """One suite's columns of a group, named without a suite prefix (see the module docstring)."""
+    if group == IFEVAL:
+        return ifeval_columns(scores, suite)
     if suite == "airbench":  # the paper's paralinguistic group as a whole
         return airbench_columns(scores, suite) if group == PARALINGUISTIC else []
     if group == PARALINGUISTIC:
@@ -301,7 +351,9 @@ def columns_for(scores: pd.DataFrame, group: str) -> list[Column]:
         mine = scores if suite is None else scores[scores["suite"] == suite]
         for column in suite_columns(mine, group, suite):
             if len(suites) > 1:
-                column = Column(f"{suite}/{column.name}", column.group, column.parts, column.suite)
+                column = Column(
+                    f"{suite}/{column.name}", column.group, column.parts, column.suite, column.levels
+                )
             columns.append(column)
     return columns
 
@@ -318,8 +370,46 @@ def part_scores(scores: pd.DataFrame, task: str | None, subset: str | None, suit
     return rows[["seed", "item", "score"]].assign(applicable=applicable)
 
 
+def ifeval_cell(
+    system_scores: pd.DataFrame, column: Column, confidence: float, resamples: int, seed: int
+) -> Cell:
+    """One system's cell of an ifeval column: per seed the mean of the column's levels, each a ratio of
+    counts summed over the items; over seeds a t interval, with one seed a bootstrap over items."""
+    chosen = system_scores["task"] == IFEVAL_TASK
+    if column.suite is not None:
+        chosen &= system_scores["suite"] == column.suite
+    rows = system_scores.loc[chosen]
+    seeds = sorted({int(s) for s in rows["seed"].unique()})
+    if "applicable" in rows.columns and not rows["applicable"].all():
+        return Cell(math.nan, math.nan, math.nan, NOT_APPLICABLE, len(seeds), 0, 0)
+    missing = rows[list(IFEVAL_COUNTS)].isna().any(axis=1)
+    counted = rows.loc[~missing]
+    per_seed = {}
+    for s in seeds:
+        mine = counted[counted["seed"] == s]
+        ones = np.ones(len(mine))
+        num = np.stack([mine[IFEVAL_LEVELS[lv][0]].to_numpy(dtype=float) for lv in column.levels])
+        den = np.stack(
+            [ones if IFEVAL_LEVELS[lv][1] is None else mine["instructions"].to_numpy(dtype=float)
+             for lv in column.levels]
+        )  # fmt: skip
+        per_seed[s] = (num, den, ratio_value(num, den))
+    n_items = max((per_seed[s][0].shape[1] for s in seeds), default=0)
+    valued = [s for s in seeds if math.isfinite(per_seed[s][2])]
+    if not valued:
+        return Cell(math.nan, math.nan, math.nan, "", len(seeds), n_items, int(missing.sum()))
+    if len(valued) >= 2:
+        mean, low, high = t_interval([per_seed[s][2] for s in valued], confidence)
+        return Cell(mean, low, high, T_INTERVAL, len(valued), n_items, int(missing.sum()))
+    num, den, _ = per_seed[valued[0]]
+    mean, low, high = ratio_bootstrap_interval(num, den, confidence, resamples, seed)
+    return Cell(mean, low, high, BOOTSTRAP, 1, n_items, int(missing.sum()))
+
+
 def cell(system_scores: pd.DataFrame, column: Column, confidence: float, resamples: int, seed: int) -> Cell:
     """One system's cell of one column (see the module docstring for the interval rule)."""
+    if column.levels:
+        return ifeval_cell(system_scores, column, confidence, resamples, seed)
     parts = [part_scores(system_scores, task, subset, column.suite) for task, subset in column.parts]
     seeds = sorted({int(s) for p in parts for s in p["seed"].unique()})
     if any(not p["applicable"].all() for p in parts):  # a value over fewer items would not be comparable
@@ -404,6 +494,39 @@ def every_system(
     systems = tuple(sorted(scores["system"].unique()))
     spec = TableSpec(0, "every system", tuple(Row(s, s) for s in systems), GROUPS)
     return build_table(scores, spec, systems, confidence, resamples, seed)
+
+
+def ifeval_counts(items: Sequence, answers: Sequence) -> pd.DataFrame:
+    """Per (system, seed, item) of an IFEval item, its counts (``IFEVAL_COUNTS``: instructions, and per mode
+    whether the prompt followed all of them and how many it followed), scored as the headline is
+    (``score_ifeval``): an answer the system could not give follows nothing, its instructions still counted;
+    an answer not applicable to the system has no row."""
+    from speechalign.metrics.bench.scorers import score_ifeval
+
+    by_id = {item.id: item for item in items}
+    rows = []
+    for answer in answers:
+        item = by_id.get(answer.item)
+        if item is None or item.task != IFEVAL_TASK or not answer.applicable:
+            continue
+        metrics = score_ifeval(None if answer.reason else answer.answer, item.rules).metrics
+        rows.append((answer.system, answer.seed, item.id, *(metrics[k] for k in IFEVAL_COUNTS)))
+    frame = pd.DataFrame(rows, columns=["system", "seed", "item", *IFEVAL_COUNTS])
+    return frame.astype({"seed": int, **dict.fromkeys(IFEVAL_COUNTS, float)})
+
+
+def with_ifeval_counts(scores: pd.DataFrame, counts: pd.DataFrame) -> pd.DataFrame:
+    """``scores`` with the IFEval count columns of ``counts`` (``ifeval_counts``) on their rows (NaN on other
+    tasks' rows): what the ifeval group's cells read. No counts: ``scores`` as it is (no all-NaN columns)."""
+    keys = ["system", "seed", "item"]
+    if counts.empty:
+        return scores
+    if counts.duplicated(keys).any():
+        raise ValueError("ifeval counts hold a (system, seed, item) twice: answers were read twice")
+    merged = scores.drop(columns=[c for c in IFEVAL_COUNTS if c in scores.columns]).merge(
+        counts[[*keys, *IFEVAL_COUNTS]], on=keys, how="left", validate="many_to_one"
+    )
+    return merged.set_axis(scores.index)
 
 
 def long_form(tables: Mapping[int, pd.DataFrame]) -> pd.DataFrame:

@@ -1,10 +1,14 @@
 """Confidence intervals and paired tests, one implementation for the project: Student's t over seeds, a
 percentile bootstrap over items (resampled within each part of a composite value), and for paired comparisons
 of two systems (same items, same seeds) a crossed bootstrap over seeds and items with a sign-flip p-value.
+A value that is a ratio of sums over items (IFEval's instruction level: followed instructions over all
+instructions) is bootstrapped as a ratio, the items resampled together for numerator and denominator.
 
     >>> import numpy as np
     >>> column_value([np.array([1.0, 3.0]), np.array([0.0, np.nan])])
     1.0
+    >>> ratio_value(np.array([[3.0, 0.0]]), np.array([[3.0, 1.0]]))  # 3 of 4, not (3/3 + 0/1) / 2
+    0.75
 """
 
 from __future__ import annotations
@@ -58,6 +62,39 @@ def bootstrap_interval(
     draws /= len(finite)
     tail = (1 - confidence) / 2
     low, high = np.quantile(draws, [tail, 1 - tail])
+    return value, float(low), float(high)
+
+
+def ratio_value(numerators: np.ndarray, denominators: np.ndarray) -> float:
+    """Mean over statistics ``k`` of ``sum_n numerators[k, n] / sum_n denominators[k, n]`` (both ``(K, N)``:
+    K statistics over the same N items); NaN when a denominator sums to 0."""
+    num, den = np.asarray(numerators, dtype=float), np.asarray(denominators, dtype=float)
+    if num.shape != den.shape or num.ndim != 2:
+        raise ValueError(f"numerators and denominators must both be (K, N); got {num.shape} and {den.shape}")
+    sums = den.sum(axis=1)
+    if num.shape[1] == 0 or (sums == 0).any():
+        return math.nan
+    return float(np.mean(num.sum(axis=1) / sums))
+
+
+def ratio_bootstrap_interval(
+    numerators: np.ndarray, denominators: np.ndarray, confidence: float, resamples: int, seed: int
+) -> tuple[float, float, float]:
+    """``ratio_value`` and its percentile bootstrap interval: items (columns) are resampled, the same draw for
+    every statistic and for numerator and denominator alike. With denominators of 1 and one statistic this
+    is ``bootstrap_interval`` of one part, draw for draw."""
+    value = ratio_value(numerators, denominators)
+    if not math.isfinite(value):
+        return math.nan, math.nan, math.nan
+    num, den = np.asarray(numerators, dtype=float), np.asarray(denominators, dtype=float)
+    rng = np.random.default_rng(seed)
+    index = rng.integers(0, num.shape[1], size=(resamples, num.shape[1]))  # (R, N)
+    # (K, R) summed numerators over summed denominators of each resample; a resample of items with no
+    # denominator (possible only when some items have 0) is left out
+    with np.errstate(invalid="ignore", divide="ignore"):
+        draws = (num[:, index].sum(axis=2) / den[:, index].sum(axis=2)).mean(axis=0)  # (R,)
+    tail = (1 - confidence) / 2
+    low, high = np.nanquantile(draws, [tail, 1 - tail])
     return value, float(low), float(high)
 
 

@@ -162,6 +162,25 @@ def test_counts_sum_like_the_scores_of_the_whole():
     assert (total.prompts, total.instructions, total.instructions_followed["loose"]) == (2, 2, 1)
 
 
+def test_the_english_case_checks_also_ask_langdetect_for_english():
+    # all capitals, but German: the reference's english_capital fails it (an upper-case check alone passes it)
+    assert not follows(
+        {"id": "change_case:english_capital"}, "DAS WETTER IST HEUTE SEHR SCHÖN UND ICH BIN FROH"
+    )
+    assert not follows(
+        {"id": "change_case:english_lowercase"}, "das wetter ist heute sehr schön und ich bin froh"
+    )
+
+
+@pytest.mark.parametrize("module", ["speechalign.metrics.bench.ifeval", "speechalign.metrics.bench.scorers"])
+def test_docstring_examples_run(module):
+    import doctest
+    import importlib
+
+    outcome = doctest.testmod(importlib.import_module(module))
+    assert outcome.attempted > 0 and outcome.failed == 0
+
+
 def test_langdetect_is_seeded_so_reruns_agree():
     rule = {"id": "language:response_language", "language": "en"}
     text = "Short text, maybe English."
