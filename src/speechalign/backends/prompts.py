@@ -1,4 +1,5 @@
-"""The ALAS paper's prompts (its Figure 4), filled from params, and the chat rendering both backends share.
+"""Task prompts from params (not the ALAS paper's Figure 4 layout: docs/deviations.md#alas) and the chat
+rendering the backends share.
 
 params ``backends.prompts`` maps a task to its instruction; ``{question}`` is the utterance's question with
 any trailing question mark removed (the template puts it back), so spoken QA reads

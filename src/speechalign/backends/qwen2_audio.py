@@ -5,9 +5,11 @@ by average pooling of stride 2 and a linear projector: one audio token per 40 ms
 ``speechalign.metrics.alas.row_times`` token j is centred at ``40j + 10`` ms (mel frame k at ``10k`` ms,
 encoder position p at ``20p`` ms, pooled pairs), so ``frame_seconds = 0.04`` and ``offset_seconds = -0.01``.
 
-The audio run is the paper's chat: ``<|audio_bos|><|AUDIO|><|audio_eos|>`` then the task, which the processor
-expands to one ``<|AUDIO|>`` per audio token; the audio span is that run of audio-token ids. The text run puts
-the transcript where the audio block was; its span comes from the tokenizer's character offsets.
+The audio run is Qwen2-Audio's chat template around ``backends.layout``:
+``<|audio_bos|><|AUDIO|><|audio_eos|>`` then the task (not the ALAS paper's Figure 4 layout:
+docs/deviations.md#alas), which the processor expands to one ``<|AUDIO|>`` per audio token; the audio span is
+that run of audio-token ids. The text run puts the transcript where the audio block was; its span comes from
+the tokenizer's character offsets.
 
 ``build_processor`` assembles a processor offline from any Qwen2 tokenizer (the audio special tokens are
 added if missing) and a Whisper feature extractor, for tests on a tiny random config.

@@ -1,5 +1,5 @@
-"""The AZEROS paper's Tables 3 to 7, numbered and with rows as the paper has them, from the evaluate stage's
-long-form scores, with 95% intervals.
+"""The AZEROS paper's Tables 3 to 7, numbered as the paper numbers them and with its rows (those that can run
+here, and our untrained floor: see below), from the evaluate stage's long-form scores, with 95% intervals.
 
     tables = build_tables(scores, systems_run=["tsit_s", ...], confidence=0.95, bootstrap=1000, seed=0)
     write_tables(tables, "results/tables", profile="quick")     # azeros_table{3..7}.{csv,md}
