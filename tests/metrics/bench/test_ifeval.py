@@ -131,6 +131,12 @@ def test_a_bold_postscript_passes_and_keywords_match_substrings_the_stricter_rea
     assert follows(forbidden, "It was raining.")  # the reference's forbidden words are whole words
 
 
+def test_a_padded_keyword_or_postscript_marker_is_stripped_as_the_reference_does():
+    frequency = {"id": "keywords:frequency", "keyword": " sun ", "frequency": 2, "relation": "at least"}
+    assert follows(frequency, "Sunny sun.")
+    assert follows({"id": "detectable_content:postscript", "postscript_marker": " P.S. "}, "Hi.\np. s. bye")
+
+
 def test_repeat_prompt_survives_the_answer_normaliser():
     from speechalign.metrics.bench.scorers import score_ifeval
 

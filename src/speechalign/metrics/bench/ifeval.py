@@ -122,7 +122,7 @@ def _nth_paragraph_first_word(text: str, rule: Mapping[str, Any]) -> bool:
 
 
 def _postscript(text: str, rule: Mapping[str, Any]) -> bool:
-    marker = str(rule["postscript_marker"])
+    marker = str(rule["postscript_marker"]).strip()  # stripped, as the reference does
     pattern = {"P.P.S": r"\s*p\.\s?p\.\s?s.*$", "P.S.": r"\s*p\.\s?s\..*$"}.get(marker)
     pattern = pattern or r"\s*" + re.escape(marker.lower()) + r".*$"
     return bool(re.findall(pattern, text.lower(), flags=re.MULTILINE))
@@ -174,7 +174,7 @@ CHECKS: dict[str, tuple[tuple[str, ...], Check]] = {
     ),
     "keywords:frequency": (
         ("keyword", "frequency", "relation"),
-        lambda t, r: _compare(_count(re.escape(r["keyword"]), t), r["relation"], r["frequency"]),
+        lambda t, r: _compare(_count(re.escape(str(r["keyword"]).strip()), t), r["relation"], r["frequency"]),
     ),
     "keywords:letter_frequency": (
         ("letter", "let_frequency", "let_relation"),
