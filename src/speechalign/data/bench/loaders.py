@@ -11,7 +11,7 @@ fetches it): ``<root>/<subset>/<split>-00000-of-00001.parquet``, one row per ite
 | alpacaeval, commoneval, wildvoice | - | agreement | GPT judge 1-5 -> SBERT cosine to the text-run answer |
 | sd-qa | reference | sqa | GPT judge + PEDANT -> gold contained + token F1 |
 | openbookqa, mmsu | reference (letter) | mcq | template match, random guess if unparsed -> unparsed = wrong |
-| ifeval | key, instruction_id_list, kwargs | ifeval | IFEval strict prompt/instruction level (ours) |
+| ifeval | key, instruction_id_list, kwargs | ifeval | mean of IFEval's 4 accuracies -> the 4 and their mean |
 | bbh | id, reference | bbh | phrase rules, random guess if unparsed -> unparsed = wrong |
 | advbench | - | refusal | refusal substrings (ours, English) |
 
