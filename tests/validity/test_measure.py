@@ -5,6 +5,7 @@ models for the code path; one ``models`` test on the real composed model and the
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from tiny_models import tone, write_utterance
@@ -83,6 +84,32 @@ def test_same_seed_same_table(tiny_composed, utterances, tiny_table):
         tiny_composed, utterances, "sqa", PROMPTS, controls, NORMALISATIONS, components=2, seed=0
     )
     np.testing.assert_array_equal(again["alas_tokens"].to_numpy(), tiny_table["alas_tokens"].to_numpy())
+
+
+def test_each_run_is_prefilled_once_and_a_full_cache_recomputes_the_same_table(
+    tiny_composed, utterances, tiny_table, monkeypatch
+):
+    from speechalign.validity import measure
+
+    controls = conditions([0, 4], [0, 1], ["mismatched", "reversed", "untrained"])
+    calls = []
+    prefill = type(tiny_composed).prefill
+    monkeypatch.setattr(
+        type(tiny_composed), "prefill", lambda self, run: calls.append(1) or prefill(self, run)
+    )
+    cached, _ = validate_corpus(
+        tiny_composed, utterances, "sqa", PROMPTS, controls, NORMALISATIONS, components=2, seed=0
+    )
+    assert len(calls) == len(utterances) * (
+        1 + len(controls)
+    )  # the transcripts once, each condition's audio once
+    monkeypatch.setattr(measure, "HIDDEN_CACHE_BYTES", 0)  # nothing kept: every pass prefills again
+    recomputed, _ = validate_corpus(
+        tiny_composed, utterances, "sqa", PROMPTS, controls, NORMALISATIONS, components=2, seed=0
+    )
+    assert len(calls) > 2 * len(utterances) * (1 + len(controls))
+    pd.testing.assert_frame_equal(cached, tiny_table)
+    pd.testing.assert_frame_equal(recomputed, tiny_table)
 
 
 @pytest.mark.models

@@ -6,7 +6,9 @@ the exact word times), so the two agree only when the backend's timing is right 
 
 For each condition (``speechalign.validity.controls``) the fitted normalisations get statistics fitted on that
 condition's own audio runs (and on the text runs, shared by all conditions), as they would be on a model's
-corpus: a first pass feeds the moment accumulator, a second one scores. Hidden states live one run at a time.
+corpus: a first pass feeds the moment accumulator, a second one scores. Each prefill runs once: the
+transcript's hidden states serve every condition and a condition's audio states both passes, kept in memory
+up to ``HIDDEN_CACHE_BYTES`` (past it, a run is prefilled again: the same numbers, more time).
 The reference is the corpus's exact word times: the controls test the metric, not the aligner.
 """
 
@@ -165,6 +167,36 @@ def condition_run(
     return run
 
 
+# Hidden states kept between uses (the transcripts' for every condition, a condition's audio for its second
+# pass): 2 GiB holds the quick and small profiles' whole corpora (SmolLM2-135M: 31 x 375 x 576 floats, 27 MB,
+# for 30 s of audio); a paper-scale LM recomputes what does not fit.
+HIDDEN_CACHE_BYTES = 2 << 30
+
+
+class HiddenCache:
+    """Prefill results by key while they fit in ``budget`` bytes; past it, ``get`` computes, keeps nothing."""
+
+    def __init__(self, budget: int | None = None):
+        self.budget, self.used = HIDDEN_CACHE_BYTES if budget is None else budget, 0
+        self.kept: dict[Any, torch.Tensor] = {}
+
+    def get(self, key, compute) -> torch.Tensor:
+        if key in self.kept:
+            return self.kept[key]
+        value = compute()
+        size = value.element_size() * value.nelement()
+        if self.used + size <= self.budget:
+            self.kept[key] = value
+            self.used += size
+        return value
+
+    def drop(self, keys) -> None:
+        for key in keys:
+            value = self.kept.pop(key, None)
+            if value is not None:
+                self.used -= value.element_size() * value.nelement()
+
+
 def fit_role(runs_hidden, components: int) -> RoleStatistics:
     accumulator = MomentAccumulator()
     for hidden in runs_hidden:
@@ -242,20 +274,29 @@ def validate_corpus(
     if projectors.aligned is None and any(c.source in ("aligned", "ruler") for c in conditions):
         raise BackendInputError("the aligned and ruler conditions need the aligned projector")
     fitted = any(NORMALISATION_KINDS[n] == "fitted" for n in normalisations)
-    text_stats = fit_role((backend.prefill(p.text) for p in prepared), components) if fitted else None
+    cache = HiddenCache()
+
+    def text_hidden(u: int) -> torch.Tensor:  # (L+1, T, D): the same for every condition
+        return cache.get(("text", u), lambda: backend.prefill(prepared[u].text))
+
+    text_stats = fit_role((text_hidden(u) for u in range(len(prepared))), components) if fitted else None
     rows: list[dict[str, Any]] = []
     for c, condition in enumerate(tqdm(conditions, desc="conditions", unit="cond")):
 
         def audio_hidden(u: int, c: int = c, condition: Condition = condition):  # (L+1, A, D)
-            rng = condition_seed(seed, u, c)  # the same noise draws in the fitting and the scoring pass
-            run = condition_run(backend, prepared, u, condition, rng, projectors, placed or {})
-            return backend.prefill(run)
+            def compute() -> torch.Tensor:
+                rng = condition_seed(seed, u, c)  # the same noise draws in the fitting and the scoring pass
+                run = condition_run(backend, prepared, u, condition, rng, projectors, placed or {})
+                return backend.prefill(run)
+
+            return cache.get(("audio", c, u), compute) if fitted else compute()
 
         statistics = None
         if fitted:
             audio_stats = fit_role((audio_hidden(u) for u in range(len(prepared))), components)
             statistics = CorpusStatistics(audio=audio_stats, text=text_stats)
         for u, p in enumerate(prepared):
-            audio, text = audio_hidden(u), backend.prefill(p.text)
+            audio, text = audio_hidden(u), text_hidden(u)
             rows += utterance_rows(p.id, condition, audio, text, p.reference, normalisations, statistics)
+        cache.drop(("audio", c, u) for u in range(len(prepared)))
     return pd.DataFrame(rows, columns=TABLE_COLUMNS), rejected
