@@ -35,6 +35,7 @@ import time
 
 import torch
 
+from speechalign.backends.device import autocast, training_dtype
 from speechalign.env import keep_freed_memory
 
 # --clock cpu makes it time.process_time: this process's CPU seconds, robust to a loaded machine
@@ -172,9 +173,16 @@ def training_side_by_side(args, utterances, params) -> float:
         (total / count).backward()
         return float(total.detach()), [p.grad.clone() for p in model.projectors.parameters()]
 
-    fast = lambda frames: step(model.response_losses, frames)  # noqa: E731
+    dtype = training_dtype(train["dtype"], torch.device("cpu"))
+
+    def fast(frames, precision=dtype):  # what `train` runs: under the profile's train.dtype
+        with autocast(torch.device("cpu"), precision):
+            return step(model.response_losses, frames)
+
     base = lambda frames: step(lambda p, s: baseline_losses(model, p, s), frames)  # noqa: E731
-    check_same_step(fast(batches[0]), base(batches[0]))
+    check_same_step(fast(batches[0], torch.float32), base(batches[0]))
+    if dtype != torch.float32:
+        check_close_step(fast(batches[0]), base(batches[0]), dtype)
     seconds = {}
     for name, path in (("baseline", base), ("fast", fast)):
         if name == "fast":
@@ -185,9 +193,10 @@ def training_side_by_side(args, utterances, params) -> float:
     rates = {k: items / sum(v) for k, v in seconds.items()}
     positions = [max(len(f[0]) for f in frames) // train["stack"] for frames in batches]
     print(
-        f"training step, batch {train['batch_size']}, projector {train['projector_hidden']}, "
-        f"{params['sift']['max_new_tokens']}-token targets, {len(batches)} batches (longest audio "
-        f"{positions} positions): baseline {rates['baseline']:.3f} items/s, fast {rates['fast']:.3f} items/s"
+        f"training step, batch {train['batch_size']}, projector {train['projector_hidden']}, stack "
+        f"{train['stack']}, {params['sift']['max_new_tokens']}-token targets, {len(batches)} batches (longest "
+        f"audio {positions} positions): baseline (float32) {rates['baseline']:.3f} items/s, fast "
+        f"({str(dtype).removeprefix('torch.')}) {rates['fast']:.3f} items/s"
     )
     return rates["fast"] / rates["baseline"]
 
@@ -198,6 +207,19 @@ def check_same_step(fast, base) -> None:
         raise SystemExit(f"the fast loss {fast[0]} differs from the baseline's {base[0]}")
     for g_fast, g_base in zip(fast[1], base[1], strict=True):
         torch.testing.assert_close(g_fast, g_base, rtol=1e-3, atol=1e-6)
+
+
+def check_close_step(fast, base, dtype) -> None:
+    """Under reduced precision the loss stays within 5% of float32's and each gradient points the same way
+    (cosine >= 0.95): the same training signal, not the same bits. Prints how close they are."""
+    relative = abs(fast[0] - base[0]) / abs(base[0])
+    cosines = [
+        float(torch.nn.functional.cosine_similarity(f.flatten(), b.flatten(), dim=0))
+        for f, b in zip(fast[1], base[1], strict=True)
+    ]
+    print(f"{dtype} against float32: loss {relative:.2%} apart, gradient cosines >= {min(cosines):.4f}")
+    if relative > 0.05 or min(cosines) < 0.95:
+        raise SystemExit(f"the {dtype} step is not float32's training signal")
 
 
 # --- generation: fast vs baseline ---------------------------------------------------------------------------
@@ -382,6 +404,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--part", choices=["both", "training", "generation"], default="both")
     parser.add_argument("--stack", type=int, help="override train.stack (e.g. 8: the paper's 6.25 Hz)")
+    parser.add_argument("--dtype", help="override train.dtype of the fast path (float32, bfloat16)")
     parser.add_argument(
         "--same-allocator", action="store_true", help="keep freed memory in the baselines too (code's share)"
     )
@@ -418,6 +441,8 @@ def main() -> None:
         return small_profile_estimate(args, utterances, params)
     if args.stack:
         params["train"]["stack"] = args.stack
+    if args.dtype:
+        params["train"]["dtype"] = args.dtype
     if args.part != "generation":
         training = training_side_by_side(args, utterances, params)
     if args.part != "training":

@@ -16,7 +16,10 @@ import torch
 
 from speechalign.errors import UserFacingError
 
-__all__ = ["DEVICES", "DTYPES", "autocast", "resolve_device", "resolve_dtype"]
+__all__ = ["DEVICES", "DTYPES", "autocast", "cpu_has_bf16_units", "resolve_device", "resolve_dtype", "training_dtype"]
+
+# /proc/cpuinfo flags of native bf16 arithmetic (x86: AVX512-BF16, AMX-BF16)
+BF16_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
 
 DEVICES = ("auto", "cpu", "cuda")
 DTYPES = ("auto", "float32", "bfloat16")
@@ -40,6 +43,28 @@ def resolve_dtype(name: str, device: torch.device) -> torch.dtype:
     if name == "auto":
         return torch.bfloat16 if device.type == "cuda" else torch.float32
     return getattr(torch, name)
+
+
+def cpu_has_bf16_units(cpuinfo: str | None = None) -> bool:
+    """Whether the CPU computes bf16 natively (the ``flags`` of Linux's /proc/cpuinfo; False where it cannot
+    be read). Without such units torch emulates bf16 and a matmul is many times slower than in float32."""
+    if cpuinfo is None:
+        try:
+            with open("/proc/cpuinfo") as f:
+                cpuinfo = f.read()
+        except OSError:
+            return False
+    flags = {flag for line in cpuinfo.splitlines() if line.startswith("flags") for flag in line.split()}
+    return not BF16_FLAGS.isdisjoint(flags)
+
+
+def training_dtype(name: str, device: torch.device, cpu_bf16: bool | None = None) -> torch.dtype:
+    """The training precision: ``auto`` is bf16 autocast on a GPU and on a CPU with bf16 units
+    (``cpu_has_bf16_units``; about 2x a float32 step there, benchmarks/bench_sift.py), float32 elsewhere."""
+    if name == "auto" and device.type == "cpu":
+        native = cpu_has_bf16_units() if cpu_bf16 is None else cpu_bf16
+        return torch.bfloat16 if native else torch.float32
+    return resolve_dtype(name, device)
 
 
 def autocast(device: torch.device, dtype: torch.dtype):

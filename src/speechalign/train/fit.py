@@ -397,10 +397,10 @@ def make_accelerator(cfg: Mapping):
     bf16 autocast when the dtype resolves to bfloat16."""
     from accelerate import Accelerator
 
-    from speechalign.backends.device import resolve_device, resolve_dtype
+    from speechalign.backends.device import resolve_device, training_dtype
 
     device = resolve_device(cfg.get("device", "auto"))
-    bf16 = resolve_dtype(cfg.get("dtype", "auto"), device) == torch.bfloat16
+    bf16 = training_dtype(cfg.get("dtype", "auto"), device) == torch.bfloat16
     # cpu=True on the CPU: without it `accelerate launch --multi_gpu` processes each train alone
     # (docs/facts.md)
     return Accelerator(cpu=device.type == "cpu", mixed_precision="bf16" if bf16 else "no")
