@@ -308,3 +308,9 @@ def test_score_cli_writes_scores_tables_and_metrics(tmp_path):
     assert set(systems["system"]) == {"sift_s", "text"} and (systems["table"] == 0).all()
     assert pd.read_parquet(tmp_path / "behaviour.parquet").empty  # no audio: no speech run to match
     assert metrics["behaviour"] == {"systems": {}, "comparisons": {}}
+
+
+def test_wer_under_whispers_normaliser_reads_numbers_as_published_wers_do():
+    # ours spells "42" out (forty two: 1 deletion of 4 words); Whisper's writes "forty-two" as 42 (1 of 3)
+    assert S.asr_word_errors("Mary is forty-two.", "Mary 42") == (1, 4)
+    assert S.asr_word_errors("Mary is forty-two.", "Mary 42", "whisper") == (1, 3)

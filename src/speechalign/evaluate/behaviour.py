@@ -356,7 +356,9 @@ def metrics(summary: pd.DataFrame, comparisons: pd.DataFrame) -> dict:
     claims = {}
     for row in comparisons.itertuples():
         numbers = {k: round(float(getattr(row, k)), 4) for k in ("difference", "low", "high", "p_value")}
-        claims[f"{row.better} vs {row.worse}/{row.metric}"] = {
+        task = getattr(row, "task", None)  # score claims (evaluate.findings) are per task
+        key = f"{row.better} vs {row.worse}/{row.metric}" + (f"/{task}" if isinstance(task, str) else "")
+        claims[key] = {
             **{k: v for k, v in numbers.items() if finite(v)},
             "verdict": row.verdict,
         }

@@ -134,7 +134,10 @@ def run_answer(args: argparse.Namespace) -> None:
 
 
 def run_score(args: argparse.Namespace) -> None:
+    import pandas as pd
+
     from speechalign.evaluate import behaviour as B
+    from speechalign.evaluate import findings as F
     from speechalign.evaluate import tables as T
     from speechalign.evaluate.answer_scores import asr_summary, score_answers
     from speechalign.evaluate.systems import read_answers
@@ -166,9 +169,11 @@ def run_score(args: argparse.Namespace) -> None:
         rows.to_parquet(tmp, index=False)
     summary = B.summarise(rows, params["confidence"], params["bootstrap"], seed)
     write_text(args.behaviour_summary, summary.to_csv(index=False))
-    comparisons = B.compare(rows, params["confidence"], params["bootstrap"], seed)
+    interval = (params["confidence"], params["bootstrap"], seed)
+    measurable = F.task_measurability(scores, items, *interval)
+    comparisons = pd.concat([B.compare(rows, *interval), F.score_claims(scores, measurable, *interval)])
     write_text(args.comparisons, comparisons.to_csv(index=False))
-    behaviour = {"behaviour": B.metrics(summary, comparisons)}
+    behaviour = {"behaviour": B.metrics(summary, comparisons), "measurable": F.measurable_metrics(measurable)}
     write_json(args.metrics, {**T.metrics(tables), "asr": asr_summary(answers), **behaviour})
     log.info(
         "scored %d answers of %d systems -> %s, %s", len(scores), len(systems_run), args.scores, args.tables
