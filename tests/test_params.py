@@ -152,3 +152,21 @@ def test_dvc_exp_run_set_param_reaches_the_job_and_dvcs_record(repo):
     ]
     recorded = {name: f["data"]["train"]["steps"] for name, f in files if "data" in f}
     assert 77 in recorded.values(), recorded  # what DVC records for the experiment is what the job ran
+
+
+def test_a_profile_extends_another(project):
+    (project / "params" / "mini.yaml").write_text("extends: small\ntrain: {seeds: [0]}\n")
+    small, mini = load_params(project, {"profile": "small"}), load_params(project, {"profile": "mini"})
+    assert mini["train"]["seeds"] == [0] != small["train"]["seeds"]  # its own value wins
+    assert mini["train"]["steps"] == small["train"]["steps"] != load_params(project)["train"]["steps"]
+    assert mini["profile"] == "mini" and "extends" not in mini
+
+
+def test_a_profile_extending_an_unknown_or_itself_is_a_clear_error(project):
+    (project / "params" / "a.yaml").write_text("extends: b\n")
+    (project / "params" / "b.yaml").write_text("extends: a\n")
+    (project / "params" / "c.yaml").write_text("extends: nope\n")
+    with pytest.raises(ParamsError, match=r"'a': extends itself \(a -> b -> a\)"):
+        load_params(project, {"profile": "a"})
+    with pytest.raises(ParamsError, match=r"profile 'c': extends unknown profile 'nope'"):
+        load_params(project, {"profile": "c"})

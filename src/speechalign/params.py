@@ -1,7 +1,8 @@
 """The one configuration, resolved in one order of precedence (later wins):
 
 1. ``params/defaults.yaml``: every key, with its meaning (the built-in defaults);
-2. ``params/<profile>.yaml``: the profile's sizes (quick, small, paper);
+2. ``params/<profile>.yaml``: the profile's sizes (quick, small, paper); a profile may start from another
+   (``extends: small``: that profile's values first, then its own);
 3. ``params.yaml``: the profile to use and *your* settings (what ``dvc exp run -S`` edits);
 4. explicit overrides: Snakemake's ``--config``.
 
@@ -79,19 +80,28 @@ def profile_names(root: str | os.PathLike = ".") -> list[str]:
     return sorted(p.stem for p in (Path(root) / PROFILE_DIR).glob("*.yaml") if p.stem != "defaults")
 
 
+def profile_layers(root: Path, profile: str, seen: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """The profile's overlay after those of the profiles it ``extends`` (the base first)."""
+    if profile in seen:
+        raise ParamsError(f"profile {profile!r}: extends itself ({' -> '.join([*seen, profile])})")
+    if profile not in profile_names(root):
+        known = ", ".join(profile_names(root))
+        source = f"profile {seen[-1]!r}: extends" if seen else "profile:"
+        raise ParamsError(f"{source} unknown profile {profile!r}; known profiles: {known}")
+    overlay = read_yaml(root / PROFILE_DIR / f"{profile}.yaml")
+    base = overlay.pop("extends", None)
+    return [overlay] if base is None else [*profile_layers(root, base, (*seen, profile)), overlay]
+
+
 def layers(root: str | os.PathLike = ".", overrides: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
-    """The four layers in order of precedence (defaults, profile, params.yaml, overrides), unmerged."""
+    """The layers in order of precedence (defaults, the profile's, params.yaml, overrides), unmerged."""
     root = Path(root)
     overrides = dict(overrides or {})
     defaults, user = read_yaml(root / DEFAULTS_FILE), read_yaml(root / PARAMS_FILE)
     profile = overrides.get("profile", user.get("profile", defaults.get("profile")))
     if not isinstance(profile, str) or not profile:
         raise ParamsError(f"{PARAMS_FILE}: profile: expected a profile name (a file in {PROFILE_DIR}/)")
-    if profile not in profile_names(root):
-        known = ", ".join(profile_names(root))
-        raise ParamsError(f"profile: unknown profile {profile!r}; known profiles: {known}")
-    overlay = read_yaml(root / PROFILE_DIR / f"{profile}.yaml")
-    return [defaults, overlay, user, overrides | {"profile": profile}]
+    return [defaults, *profile_layers(root, profile), user, overrides | {"profile": profile}]
 
 
 def load_params(root: str | os.PathLike = ".", overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
