@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from speechalign.evaluate import behaviour as B
 from speechalign.evaluate import findings as F
 
 
@@ -83,6 +84,12 @@ def test_score_claims_pair_seeds_and_items_and_skip_unmeasurable_tasks():
     assert out.loc["overall", "difference"] == pytest.approx((sift - sit).mean())
     assert out.loc["sqa", "verdict"] == "holds" and out.loc["sqa", "p_value"] < 0.05
     assert out.loc["sqa", "n_seeds"] == 3 and out.loc["sqa", "n_items"] == N
+    readable = B.readable_comparisons(out.reset_index())
+    assert list(readable["task"]) == ["mcq", "sqa", "overall"]
+    assert readable.loc[0, "paper"] == "68.70 vs 57.89"
+    claims = B.metrics(pd.DataFrame(columns=B.SUMMARY_COLUMNS), out.reset_index())["comparisons"]
+    assert claims["sift_s vs sit_s/score/mcq"] == {"verdict": F.NOT_MEASURABLE}  # no numbers there
+    assert claims["sift_s vs sit_s/score/overall"]["verdict"] == "holds"
 
 
 def test_a_claim_whose_systems_did_not_run_has_no_row():

@@ -384,8 +384,11 @@ def readable_summary(summary: pd.DataFrame, task: str = ALL_TASKS) -> pd.DataFra
 
 
 def readable_comparisons(comparisons: pd.DataFrame) -> pd.DataFrame:
-    """One row per claim: better minus worse with its interval, the p-value, what was paired, the verdict."""
-    out = comparisons[["claim", "metric", "better", "worse"]].copy()
+    """One row per claim (and task, for the score claims of ``speechalign.evaluate.findings``): the paper's
+    number where quoted, better minus worse with its interval, the p-value, what was paired, the verdict."""
+    keep = ["claim", "paper", "task", "metric", "better", "worse"]
+    out = comparisons.reindex(columns=keep).fillna({"paper": "", "task": ""})
+    out = out.drop(columns=[c for c in ("paper", "task") if not out[c].astype(bool).any()])
     out["better - worse"] = [
         _interval(d, lo, hi)
         for d, lo, hi in zip(comparisons["difference"], comparisons["low"], comparisons["high"], strict=True)
