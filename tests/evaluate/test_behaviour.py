@@ -191,7 +191,7 @@ def test_answer_jobs_record_the_behaviour_match_and_the_control(tmp_path, monkey
         for k, n in ((1, "a"), (2, "b"))
     ])  # fmt: skip
     params = {
-        "evaluate": {"asr": "faster-whisper", "max_new_tokens": 4, "control_items": None},
+        "evaluate": {"asr": "faster-whisper", "max_new_tokens": 4, "batch_size": 2, "control_items": None},
         "backends": {
             "system_prompt": "You are a helpful assistant.",
             "layout": "{speech}\n{task}",

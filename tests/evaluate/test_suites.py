@@ -369,7 +369,7 @@ def test_the_dag_passes_every_suite_and_an_answer_job_only_the_params_it_reads(t
     both = ["data/corpora/bench/items.jsonl", "data/corpora/airbench/items.jsonl"]
     assert option(every["answer"], "--items") == both and option(every["score"], "--items") == both
     answer_params = json.loads(option(every["answer"], "--evaluate-params")[0])
-    assert set(answer_params) == {"asr", "max_new_tokens", "control_items"}
+    assert set(answer_params) == {"asr", "max_new_tokens", "batch_size", "control_items"}
     assert option(alone["answer"], "--evaluate-params") == option(every["answer"], "--evaluate-params")
     # the behaviour match: every other system scores text's answers (so they come first); text its own
     assert "--references" not in alone["answer"]

@@ -25,7 +25,8 @@ rule evaluate_answers:
         seed=r"\d+",
     threads: 2
     params:
-        cfg=stage_params("evaluate", ["asr", "max_new_tokens", "control_items"]),  # what an answer depends on
+        # what an answer job reads (batch_size changes no answer: a rerun finds every answer in its cache)
+        cfg=stage_params("evaluate", ["asr", "max_new_tokens", "batch_size", "control_items"]),
         backends=backends_params,
         train=stage_params("train", ["projector_hidden", "stack"]),  # the untrained floor's architecture
         models=stage_params("models"),

@@ -113,7 +113,7 @@ def run_answer(args: argparse.Namespace) -> None:
         cache=TargetCache(args.cache) if args.cache else None,
         configuration=configuration,
         max_new_tokens=params["max_new_tokens"],
-        batch_size=backends["batch_size"],
+        batch_size=params["batch_size"],
         asr=asr,
         references=references,
         nll=nll_scorer(backend),
