@@ -168,3 +168,27 @@ def paired_comparison(
     mean, low, high = crossed_bootstrap(diff, confidence, resamples, seed)
     p = sign_flip_p_value(diff.mean(axis=0), resamples, seed)
     return PairedComparison(mean, low, high, p, seeds=diff.shape[0], items=diff.shape[1])
+
+
+def items_for_power(
+    differences: Sequence[float], fraction: float = 0.5, confidence: float = 0.95, power: float = 0.8
+) -> int:
+    """Items a paired comparison needs to resolve a difference of ``fraction`` of the pilot's mean paired
+    difference (``differences``: one per item, e.g. averaged over seeds) at two-sided ``confidence`` with
+    probability ``power``, by the normal approximation: n = ((z_(1+c)/2 + z_power) sd / (fraction |mean|))^2.
+
+    >>> items_for_power([1.0, 3.0], fraction=1.0)  # mean 2, sd 1.414: ((1.96 + 0.84) 1.414 / 2)^2 = 3.9
+    4
+    """
+    from scipy.stats import norm
+
+    d = np.asarray(differences, dtype=float)
+    if d.ndim != 1 or len(d) < 2 or not np.isfinite(d).all():
+        raise ValueError("differences must be at least two finite values, one per item")
+    if not (fraction > 0 and 0 < confidence < 1 and 0 < power < 1):
+        raise ValueError("fraction must be positive, confidence and power in (0, 1)")
+    effect = fraction * abs(d.mean())
+    if effect == 0:
+        raise ValueError("the pilot's mean difference is 0: no effect to size for")
+    z = norm.ppf((1 + confidence) / 2) + norm.ppf(power)
+    return math.ceil((z * d.std(ddof=1) / effect) ** 2)
