@@ -89,7 +89,7 @@ def test_same_seed_same_table(tiny_composed, utterances, tiny_table):
 def test_each_run_is_prefilled_once_and_a_full_cache_recomputes_the_same_table(
     tiny_composed, utterances, tiny_table, monkeypatch
 ):
-    from speechalign.validity import measure
+    from speechalign.alas import measure
 
     controls = conditions([0, 4], [0, 1], ["mismatched", "reversed", "untrained"])
     calls = []

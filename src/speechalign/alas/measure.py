@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import torch
 from tqdm import tqdm
 
 from speechalign.alas.respond import prepare_runs
@@ -94,16 +95,18 @@ def reference_word_times(record) -> tuple[np.ndarray, list[str]]:
     return times, [w.text for w in record.words]
 
 
-def utterance_states(backend: SpeechLLM, pair, reference_record=None):
+def utterance_states(backend: SpeechLLM, pair, reference_record=None, prefill=None):
     """One prefill per run of a prepared pair (``speechalign.alas.prepare_runs``) and its reference path from
     the word times of ``reference_record`` (a reference stage record), or the corpus's own exact times when
-    None (oracle): ``(audio (L+1, A, D), text (L+1, T, D), ReferencePath)``."""
+    None (oracle): ``(audio (L+1, A, D), text (L+1, T, D), ReferencePath)``. ``prefill``: run -> hidden
+    states (default ``backend.prefill``; a ``HiddenCache`` in front of it reuses an earlier pass's)."""
     if reference_record is None:
         times, words = oracle_word_times(pair.utterance)
     else:
         times, words = reference_word_times(reference_record)
-    audio = backend.prefill(pair.audio)  # (L+1, A, D)
-    text = backend.prefill(pair.text)  # (L+1, T, D)
+    prefill = prefill or backend.prefill
+    audio = prefill(pair.audio)  # (L+1, A, D)
+    text = prefill(pair.text)  # (L+1, T, D)
     reference = reference_path(
         word_times=times,
         word_char_spans=word_char_spans(pair.utterance.text, words),
@@ -218,14 +221,46 @@ def scorable_pairs(
     return ready, rejected
 
 
-def fit_corpus_statistics(backend: SpeechLLM, ready: Sequence[Scorable], components: int):
+def fit_corpus_statistics(backend: SpeechLLM, ready: Sequence[Scorable], components: int, prefill=None):
     """Corpus statistics of both run roles over the scored utterances (a first prefill pass), for the fitted
-    normalisations (``speechalign.metrics.alas.normalisations``)."""
+    normalisations (``speechalign.metrics.alas.normalisations``). ``prefill`` as in ``utterance_states``."""
+    prefill = prefill or backend.prefill
     audio, text = MomentAccumulator(), MomentAccumulator()
     for item in tqdm(ready, desc="fit statistics", unit="utt"):
-        audio.update(backend.prefill(item.pair.audio))
-        text.update(backend.prefill(item.pair.text))
+        audio.update(prefill(item.pair.audio))
+        text.update(prefill(item.pair.text))
     return CorpusStatistics(audio.compute(components), text.compute(components))
+
+
+# Hidden states kept between two passes over the same runs (statistics, then scores): 2 GiB holds the quick
+# and small profiles' corpora (SmolLM2-135M: 31 x 375 x 576 floats, 27 MB, for 30 s of audio); a paper-scale
+# LM prefills again what does not fit (the same numbers, more time).
+HIDDEN_CACHE_BYTES = 2 << 30
+
+
+class HiddenCache:
+    """Prefill results by key while they fit in ``budget`` bytes (default ``HIDDEN_CACHE_BYTES``); past it,
+    ``get`` computes and keeps nothing."""
+
+    def __init__(self, budget: int | None = None):
+        self.budget, self.used = HIDDEN_CACHE_BYTES if budget is None else budget, 0
+        self.kept: dict[Any, torch.Tensor] = {}
+
+    def get(self, key, compute) -> torch.Tensor:
+        if key in self.kept:
+            return self.kept[key]
+        value = compute()
+        size = value.element_size() * value.nelement()
+        if self.used + size <= self.budget:
+            self.kept[key] = value
+            self.used += size
+        return value
+
+    def drop(self, keys) -> None:
+        for key in keys:
+            value = self.kept.pop(key, None)
+            if value is not None:
+                self.used -= value.element_size() * value.nelement()
 
 
 def score_corpus(
@@ -255,13 +290,19 @@ def score_corpus(
         backend, utterances, responses, task, prompts, reference, reference_records
     )
     fitted = any(NORMALISATION_KINDS.get(n) == "fitted" for n in names)
-    statistics = fit_corpus_statistics(backend, ready, components) if fitted and ready else None
+    cache = HiddenCache()
+
+    def prefill(run):  # the statistics pass's hidden states serve the scoring pass
+        return cache.get(id(run), lambda: backend.prefill(run))
+
+    statistics = fit_corpus_statistics(backend, ready, components, prefill) if fitted and ready else None
     rows: list[dict] = []
     examples: dict[str, np.ndarray] = {}
     for item in tqdm(ready, desc="alas", unit="utt"):
         utt_id = item.utterance.id
         try:
-            audio, text, ref = utterance_states(backend, item.pair, item.record)
+            audio, text, ref = utterance_states(backend, item.pair, item.record, prefill)
+            cache.drop([id(item.pair.audio), id(item.pair.text)])
             results = {n: alas(audio, text, ref, normalisation=n, statistics=statistics) for n in names}
         except (BackendInputError, ValueError) as err:  # e.g. NaN in hidden states, unmatched words
             log.warning("%s not scored: %s", utt_id, err)

@@ -8,7 +8,8 @@ For each condition (``speechalign.validity.controls``) the fitted normalisations
 condition's own audio runs (and on the text runs, shared by all conditions), as they would be on a model's
 corpus: a first pass feeds the moment accumulator, a second one scores. Each prefill runs once: the
 transcript's hidden states serve every condition and a condition's audio states both passes, kept in memory
-up to ``HIDDEN_CACHE_BYTES`` (past it, a run is prefilled again: the same numbers, more time).
+up to ``speechalign.alas.measure.HIDDEN_CACHE_BYTES`` (past it, a run is prefilled again: the same numbers,
+more time).
 The reference is the corpus's exact word times: the controls test the metric, not the aligner.
 """
 
@@ -24,7 +25,7 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from speechalign.alas.measure import oracle_word_times, word_char_spans
+from speechalign.alas.measure import HiddenCache, oracle_word_times, word_char_spans
 from speechalign.backends import BackendInputError, Run, SpeechLLM, task_instruction
 from speechalign.backends.audio import load_wave
 from speechalign.metrics.alas import (
@@ -165,36 +166,6 @@ def condition_run(
             f"{condition.name} has {run.span_length} audio positions; expected {p.audio.span_length}"
         )
     return run
-
-
-# Hidden states kept between uses (the transcripts' for every condition, a condition's audio for its second
-# pass): 2 GiB holds the quick and small profiles' whole corpora (SmolLM2-135M: 31 x 375 x 576 floats, 27 MB,
-# for 30 s of audio); a paper-scale LM recomputes what does not fit.
-HIDDEN_CACHE_BYTES = 2 << 30
-
-
-class HiddenCache:
-    """Prefill results by key while they fit in ``budget`` bytes; past it, ``get`` computes, keeps nothing."""
-
-    def __init__(self, budget: int | None = None):
-        self.budget, self.used = HIDDEN_CACHE_BYTES if budget is None else budget, 0
-        self.kept: dict[Any, torch.Tensor] = {}
-
-    def get(self, key, compute) -> torch.Tensor:
-        if key in self.kept:
-            return self.kept[key]
-        value = compute()
-        size = value.element_size() * value.nelement()
-        if self.used + size <= self.budget:
-            self.kept[key] = value
-            self.used += size
-        return value
-
-    def drop(self, keys) -> None:
-        for key in keys:
-            value = self.kept.pop(key, None)
-            if value is not None:
-                self.used -= value.element_size() * value.nelement()
 
 
 def fit_role(runs_hidden, components: int) -> RoleStatistics:
