@@ -1,16 +1,26 @@
 """Where a DAG run's time goes: every job's wall time, memory and CPU time from Snakemake's `benchmark:`
-files, summed per stage with each stage's share of the run.
+files, summed per stage with each stage's share of the run; with ``--bare``, each model stage's time against
+the limit: a bare forward of the same models on the same inputs.
 
-    .venv/bin/python benchmarks/bench_quick_dag.py [--logs logs/bench] [--top 15] [--markdown out.md]
+    .venv/bin/python benchmarks/bench_quick_dag.py [--logs logs/bench] [--top 15] [--markdown out.md] [--bare]
 
 Run it after `snakemake --cores all` (every rule writes logs/bench/<stage>/...tsv). Wall time is the job's
 own (`s`), not the DAG's: jobs that ran side by side add up to more than the wall clock. `cpu_time` over `s`
 says how busy the job kept the cores; a job far below 1 waited (I/O, start-up, a lock), not computed.
+
+``--bare`` (run from the repository root, models provisioned, corpora built) times, in this process, the one
+forward each job of a model stage cannot do without: the Whisper encoder on each utterance's audio and one
+forward of the LM (no hidden states kept, no generation) on each prompt the job answers or scores, on the
+quick profile's own utterances and items (``BARE_WORK``: which inputs, how many runs). ``ratio`` is the
+stage's job seconds over that limit times its jobs: what start-up, model loading, decoding and repeated
+passes add.
+Stages that train (sift, train) or only read and write files are not given a limit.
 """
 
 from __future__ import annotations
 
 import argparse
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -57,14 +67,105 @@ def stage_summary(jobs: pd.DataFrame) -> pd.DataFrame:
     return summary.sort_values("seconds", ascending=False).reset_index()
 
 
+# stage -> (corpus the limit reads, params section naming its split and max_utterances, LM runs per
+# utterance): one encoder pass per utterance and one LM forward per run. evaluate: each bench item once per
+# answer job (its main run; the mismatched control and agreement items add more); alas: respond and score
+# each an audio and a text run per utterance; validity: the same (the controls add a forward per condition);
+# reference: the Whisper encoder only.
+BARE_WORK = {
+    "evaluate": ("bench", None, ("audio",)),
+    "alas": ("sqa", "alas", ("audio", "text")),
+    "validity": ("sqa", "validity", ("audio", "text")),
+    "reference": ("sqa", "reference", ()),
+}
+
+
+def _timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def bare_seconds(root: Path = Path(".")) -> dict[str, float]:
+    """Per stage of ``BARE_WORK``, the seconds of one job's bare forwards (encoder per utterance, LM per run)
+    with the quick profile's composed model (``models.whisper`` + ``models.llm``, untrained projector)."""
+    import torch
+
+    from speechalign.backends import load_backend, task_instruction
+    from speechalign.backends.audio import load_wave
+    from speechalign.data.manifest import select_utterances
+    from speechalign.evaluate.systems import UNTRAINED, SystemRun, backend_spec
+    from speechalign.metrics.bench.items import read_suites
+    from speechalign.params import load_params
+    from speechalign.validity.splits import validity_utterances
+
+    params = load_params(root, {"profile": "quick"})
+    backends = params["backends"]
+    spec = backend_spec(SystemRun(UNTRAINED, 0), None, params["models"], backends, params["train"])
+    torch.manual_seed(0)
+    backend = load_backend(spec, seed=0)
+    lm = backend.llm.get_decoder()
+
+    @torch.inference_mode()
+    def forward(run) -> None:  # (1, S, D) -> the last layer only: no hidden states kept, no LM head
+        lm(inputs_embeds=run.payload["inputs_embeds"])
+
+    out = {}
+    for stage, (corpus, section, roles) in BARE_WORK.items():
+        folder = root / "data" / "corpora" / corpus
+        if corpus == "bench":
+            items = [i for suite in read_suites([folder / "items.jsonl"]).values() for i in suite if i.audio]
+            work = [(folder / i.audio, i.prompt, i.spoken) for i in items]
+        else:
+            cfg = params[section]
+            if section == "validity":  # its test split (the dev split's jobs see fewer utterances)
+                utterances = validity_utterances(
+                    folder, "test", cfg["dev_share"], params["seed"], cfg["max_utterances"]
+                )
+            else:
+                utterances = select_utterances(folder, cfg["split"], cfg["max_utterances"])
+            task = backends["tasks"][corpus]
+            work = [
+                (u.audio_path, task_instruction(task, backends["prompts"], question=u.question), u.text)
+                for u in utterances
+            ]
+        seconds = 0.0
+        for audio, instruction, text in work:
+            wave = backend.check_wave(load_wave(audio, backend.sample_rate))
+            with torch.inference_mode():
+                seconds += _timed(lambda w=wave: backend.encoder_frames(w))
+            runs = {"audio": backend.audio_run(wave, instruction)}
+            runs["text"] = backend.text_run(text, instruction)
+            for role in roles:
+                forward(runs[role])  # warm
+                seconds += _timed(lambda r=runs[role]: forward(r))
+        out[stage] = seconds
+    return out
+
+
+def with_limits(stages: pd.DataFrame, bare: dict[str, float]) -> pd.DataFrame:
+    """``stages`` with ``bare_s`` (one job's bare forwards times the stage's jobs) and ``ratio`` (seconds over
+    it); NaN for stages without a limit."""
+    stages = stages.copy()
+    per_job = stages["stage"].map(bare)
+    stages["bare_s"] = per_job * stages["jobs"]
+    stages["ratio"] = stages["seconds"] / stages["bare_s"]
+    return stages
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--logs", type=Path, default=Path("logs/bench"), help="the benchmark files' root")
     parser.add_argument("--top", type=int, default=15, help="how many of the longest jobs to list")
     parser.add_argument("--markdown", type=Path, help="also write both tables as markdown here")
+    parser.add_argument(
+        "--bare", action="store_true", help="time each model stage's bare forwards here: the ratio column"
+    )
     args = parser.parse_args()
     jobs = read_benchmarks(args.logs)
     stages = stage_summary(jobs)
+    if args.bare:
+        stages = with_limits(stages, bare_seconds())
     top = jobs.sort_values("seconds", ascending=False).head(args.top)
     total = jobs["seconds"].sum()
     text = (
