@@ -85,6 +85,42 @@ def reported_layers(summaries: Sequence[str | os.PathLike]) -> pd.DataFrame:
     )
 
 
+def layer_trend(
+    scores: Sequence[str | os.PathLike], confidence: float, resamples: int, seed: int
+) -> pd.DataFrame:
+    """The ALAS paper's reading of its Figure 3, "later layers align better", as one paired test per model,
+    corpus and normalisation: per utterance, the mean ALAS (tokens) of the last quarter of the blocks minus
+    that of the first quarter (layer 0, the input embeddings, left out), paired over utterances
+    (``speechalign.metrics.intervals.paired_comparison``). Lower ALAS is better, so the claim holds when the
+    interval lies below 0. ``scores``: the stage's per-utterance tables (``results/alas/<model>/<corpus>
+    .parquet``), all pairs."""
+    from speechalign.evaluate.behaviour import verdict
+    from speechalign.metrics.intervals import paired_comparison
+
+    rows = []
+    for path in scores:
+        model, corpus = model_and_corpus(path)
+        frame = pd.read_parquet(path, columns=["utterance", "layer", "alas_tokens", "normalisation"])
+        for normalisation, part in frame[frame["layer"] > 0].groupby("normalisation", sort=True):
+            layers = sorted(part["layer"].unique())
+            quarter = max(1, len(layers) // 4)
+            early, late = layers[:quarter], layers[-quarter:]
+            wide = part.pivot_table(index="utterance", columns="layer", values="alas_tokens").dropna()
+            if wide.empty or len(layers) < 2:
+                continue
+            late_mean, early_mean = wide[late].mean(axis=1), wide[early].mean(axis=1)  # (N,) each
+            p = paired_comparison(late_mean.to_numpy()[None], early_mean.to_numpy()[None], confidence,
+                                  resamples, seed)  # fmt: skip
+            rows.append(
+                {"model": model, "corpus": corpus, "normalisation": normalisation,
+                 "early_layers": f"{early[0]}-{early[-1]}", "late_layers": f"{late[0]}-{late[-1]}",
+                 "early": float(early_mean.mean()), "late": float(late_mean.mean()),
+                 "late_minus_early": p.difference, "low": p.low, "high": p.high, "p_value": p.p_value,
+                 "utterances": p.items, "verdict": verdict(p.low, p.high, better_is_higher=False)}
+            )  # fmt: skip
+    return pd.DataFrame(rows)
+
+
 PLOT_COLUMNS = ["layer", "alas_tokens", "ci_low", "ci_high", "uniform_tokens"]
 
 
