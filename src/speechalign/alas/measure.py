@@ -34,6 +34,7 @@ from speechalign.metrics.alas import (
     reference_path,
     similarity,
 )
+from speechalign.metrics.intervals import ratio_bootstrap_interval
 
 log = logging.getLogger(__name__)
 
@@ -315,41 +316,45 @@ def score_corpus(
     return pd.DataFrame(rows, columns=TABLE_COLUMNS), rejected, examples
 
 
-def _interval(values: np.ndarray, n_boot: int) -> list[float]:
-    """95% percentile interval of the resamples ``values[1:]`` (``values[0]``: the estimate)."""
-    low, high = np.nanpercentile(values[1:], [2.5, 97.5]) if n_boot else (np.nan, np.nan)
-    return [float(low), float(high)]
+def _interval(numerators: np.ndarray, denominators: np.ndarray, n_boot: int, seed: int) -> list[float]:
+    """95% percentile bootstrap interval over utterances of ``sum(numerators) / sum(denominators)`` (both
+    ``(U,)``), by the project's one implementation (``speechalign.metrics.intervals``); NaN unresampled."""
+    if not n_boot:
+        return [np.nan, np.nan]
+    _, low, high = ratio_bootstrap_interval(numerators[None], denominators[None], 0.95, n_boot, seed)
+    return [low, high]
 
 
 def layer_summary(table: pd.DataFrame, n_boot: int, seed: int) -> list[dict[str, Any]]:
     """Per layer of one normalisation's rows: ALAS in tokens and words aggregated both ways over utterances,
-    each with a 95% bootstrap interval (percentile method, the same resamples for both): ``alas_<unit>``, a
-    ratio of sums (``speechalign.metrics.alas.pooled_alas``; ours, what the figures draw) and
-    ``alas_<unit>_mean``, the average over utterances (``mean_alas``; what the ALAS paper reports); the
-    calibrated ratio of sums, the uniform path's, and the mean hubness diagnostics."""
+    each with a 95% bootstrap interval (percentile method over utterances; every interval of a layer draws
+    the same resamples): ``alas_<unit>``, a ratio of sums (``speechalign.metrics.alas.pooled_alas``; ours,
+    what the figures draw) and ``alas_<unit>_mean``, the average over utterances (``mean_alas``; what the
+    ALAS paper reports); the calibrated ratio of sums (sum of ALAS x rows over the uniform path's), the
+    uniform path's, and the mean hubness diagnostics."""
     out = []
     for layer, part in table.groupby("layer", sort=True):
         part = part.sort_values("utterance")
         n = len(part)
-        rng = np.random.default_rng(seed)
-        weights = np.vstack([np.ones(n), rng.multinomial(n, np.full(n, 1 / n), size=n_boot)])  # (1+B, U)
         rows = part["n_audio"].to_numpy(np.float64)
         entry: dict[str, Any] = {"layer": int(layer), "utterances": n}
         for unit in ("tokens", "words"):
-            per_utterance = part[f"alas_{unit}"].to_numpy()
-            alas_ = pooled_alas(per_utterance, rows, weights)
-            uniform = pooled_alas(part[f"uniform_{unit}"].to_numpy(), rows, weights)
+            per_utterance = part[f"alas_{unit}"].to_numpy(np.float64)
+            per_uniform = part[f"uniform_{unit}"].to_numpy(np.float64)
+            alas_ = float(pooled_alas(per_utterance, rows)[0])
+            uniform = float(pooled_alas(per_uniform, rows)[0])
             with np.errstate(divide="ignore", invalid="ignore"):
-                calibrated = alas_ / uniform
+                calibrated = float(np.float64(alas_) / uniform)
+            # name -> (estimate, the ratio of sums over utterances it is: numerators, denominators)
             estimates = {
-                f"alas_{unit}": alas_,
-                f"alas_{unit}_mean": mean_alas(per_utterance, weights),
-                f"calibrated_{unit}": calibrated,
+                f"alas_{unit}": (alas_, per_utterance * rows, rows),
+                f"alas_{unit}_mean": (float(mean_alas(per_utterance)[0]), per_utterance, np.ones(n)),
+                f"calibrated_{unit}": (calibrated, per_utterance * rows, per_uniform * rows),
             }
-            for name, values in estimates.items():
-                entry[name] = float(values[0])
-                entry[f"{name}_ci"] = _interval(values, n_boot)
-            entry[f"uniform_{unit}"] = float(uniform[0])
+            for name, (value, numerators, denominators) in estimates.items():
+                entry[name] = value
+                entry[f"{name}_ci"] = _interval(numerators, denominators, n_boot, seed)
+            entry[f"uniform_{unit}"] = uniform
         entry["hub_share"] = float(part["hub_share"].mean())
         entry["k_skewness"] = float(part["k_skewness"].mean())
         out.append(entry)
