@@ -391,7 +391,7 @@ def response_files():
                   corpus=config["alas"]["corpora"])
 
 
-ALAS_TABLES = ["by_layer", "response_agreement", "emotion_accuracy", "ruler"]
+ALAS_TABLES = ["by_layer", "layer_trend", "response_agreement", "emotion_accuracy", "ruler"]
 
 
 def alas_plot_files():
