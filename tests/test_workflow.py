@@ -50,7 +50,7 @@ def stage_deliverables(target: str) -> set[str]:
     return {part.strip() for part in match.group(1).split(",")} if match else set()
 
 
-@pytest.mark.parametrize("profile", ["quick", "small", "paper"])
+@pytest.mark.parametrize("profile", ["quick", "small", "table3", "paper"])
 def test_dry_run_works_for_each_profile(profile):
     proc = run(
         "snakemake",
@@ -63,6 +63,11 @@ def test_dry_run_works_for_each_profile(profile):
         f"profile={profile}",
     )
     assert "This was a dry-run" in proc.stdout
+
+
+def test_the_table3_profile_trains_the_table3_core_only():
+    trained = set(re.findall(r"data/sift/models/([^/\s,]+)/seed(\d)", dry_run("all", "table3")))
+    assert trained == {(v, s) for v in ("tsit_s", "sit_s", "sift_s") for s in "012"}
 
 
 def test_bad_param_stops_snakemake_naming_the_key():
