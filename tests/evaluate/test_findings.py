@@ -96,3 +96,24 @@ def test_a_claim_whose_systems_did_not_run_has_no_row():
     scores = scores_table(score_rows("sift_s", [0], "sqa", [[1] * N]))
     measurable = pd.DataFrame({"task": ["sqa"], "measurable": [True]})
     assert F.score_claims(scores, measurable, 0.95, 100, 0).empty
+
+
+def test_pilot_sizing_by_hand():
+    # nll per item: sift_s lower than untrained by 1, 3, 1, 3 (seeds 0 and 1 identical): mean -2, sd 1.1547
+    rows = pd.DataFrame(
+        [
+            (system, seed, "sqa", f"q{i}", value)
+            for seed in (0, 1)
+            for i, (s, u) in enumerate([(1, 2), (1, 4), (2, 3), (0, 3)])
+            for system, value in (("sift_s", s), ("untrained", u))
+        ],
+        columns=["system", "seed", "task", "item", "nll"],
+    )
+    sizing = F.pilot_sizing(rows, "sift_s", "untrained")
+    overall = sizing["all"]
+    assert (overall["items"], overall["seeds"], overall["mean"]) == (4, 2, -2.0)
+    assert overall["sd"] == pytest.approx(1.1547, abs=1e-4)
+    # ((1.959964 + 0.841621) * 1.1547 / 1.0)^2 = 10.47 -> 11 items for half the effect
+    assert overall["items_needed"] == 11 and sizing["sqa"] == overall
+    with pytest.raises(Exception, match="no items where both"):
+        F.pilot_sizing(rows, "sift_s", "tsit_s")

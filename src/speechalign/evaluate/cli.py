@@ -17,6 +17,10 @@ Tables 3-7.
         --behaviour results/evaluate/behaviour.parquet --behaviour-summary results/evaluate/behaviour.csv \\
         --comparisons results/evaluate/comparisons.csv --metrics results/evaluate/metrics.json
 
+    # a pilot's behaviour rows -> how many items a study needs to resolve half the pilot's effect
+    speechalign evaluate power --behaviour results/evaluate/behaviour.parquet \\
+        --better sift_s --worse untrained
+
 The report notebook (notebooks/evaluate.ipynb) renders the tables as results/tables/azeros_table{3..7}.*.
 Params: the stage's own section ``evaluate`` (``--evaluate-params``), and ``backends``, ``train`` and
 ``models`` (``--backends-params`` etc.; rules pass each as JSON, else params.yaml is read).
@@ -71,6 +75,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     score.add_argument("--comparisons", required=True, type=Path, help="paired comparisons of claims (.csv)")
     score.add_argument("--metrics", required=True, type=Path, help="DVC metrics (.json)")
     score.add_argument("--seed", type=int, help="seed of the bootstrap resampling (default: params seed)")
+    power = sub.add_parser("power", help="size a study from a pilot's behaviour rows (items needed)")
+    power.add_argument("--behaviour", required=True, type=Path, help="the pilot's behaviour.parquet")
+    power.add_argument("--better", required=True, help="the system claimed better (e.g. sift_s)")
+    power.add_argument("--worse", required=True, help="the system claimed worse (e.g. untrained)")
+    power.add_argument(
+        "--metric", default="nll", help="a behaviour metric (default: nll, the behaviour match)"
+    )
+    power.add_argument("--fraction", type=float, default=0.5, help="share of the pilot's effect to resolve")
+    power.add_argument("--power", type=float, default=0.8, help="probability of resolving it")
     for p in (answer, score):
         add_section_options(p, "evaluate")
         for name in ("backends", "train", "models"):
@@ -78,7 +91,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    {"answer": run_answer, "score": run_score}[args.action](args)
+    {"answer": run_answer, "score": run_score, "power": run_power}[args.action](args)
+
+
+def run_power(args: argparse.Namespace) -> None:
+    import json
+
+    import pandas as pd
+
+    from speechalign.evaluate.findings import pilot_sizing
+
+    rows = pd.read_parquet(args.behaviour)
+    sizing = pilot_sizing(rows, args.better, args.worse, args.metric, args.fraction, args.power)
+    print(json.dumps(sizing, indent=2))
 
 
 def run_answer(args: argparse.Namespace) -> None:

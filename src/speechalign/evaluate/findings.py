@@ -32,6 +32,7 @@ __all__ = [
     "SCORE_CLAIMS",
     "ScoreClaim",
     "measurable_metrics",
+    "pilot_sizing",
     "score_claims",
     "task_measurability",
 ]
@@ -160,3 +161,40 @@ def score_claims(
 def measurable_metrics(measurable: pd.DataFrame) -> dict[str, bool]:
     """DVC metrics: whether each task is measurable at this scale."""
     return {row.task: bool(row.measurable) for row in measurable.itertuples()}
+
+
+def pilot_sizing(
+    rows: pd.DataFrame,
+    better: str,
+    worse: str,
+    metric: str = "nll",
+    fraction: float = 0.5,
+    power: float = 0.8,
+) -> dict:
+    """From a pilot's behaviour rows: the paired difference ``better - worse`` per item (mean over the seeds
+    both ran), its mean and standard deviation, and the items a comparison needs to resolve ``fraction`` of
+    that mean with probability ``power`` at 95% (``speechalign.metrics.intervals.items_for_power``); per task
+    and over all items."""
+    from speechalign.errors import UserFacingError
+    from speechalign.evaluate.behaviour import ALL_TASKS
+    from speechalign.metrics.intervals import items_for_power
+
+    out = {"better": better, "worse": worse, "metric": metric, "fraction": fraction, "power": power}
+    tasks = [ALL_TASKS, *sorted(set(rows["task"]))]
+    for task in tasks:
+        part = rows if task == ALL_TASKS else rows[rows["task"] == task]
+        a, b = paired_grids(part, better, worse, metric)
+        if a.size == 0:
+            if task == ALL_TASKS:
+                raise UserFacingError(f"no items where both {better} and {worse} have a finite {metric}")
+            continue
+        d = (a - b).mean(axis=0)  # (items,)
+        entry = {"items": int(d.size), "seeds": int(a.shape[0]), "mean": float(d.mean())}
+        entry["sd"] = float(d.std(ddof=1)) if d.size > 1 else float("nan")
+        try:
+            entry["items_needed"] = items_for_power(d, fraction, 0.95, power)
+        except ValueError as err:
+            entry["items_needed"] = None
+            entry["why"] = str(err)
+        out[task] = entry
+    return out
