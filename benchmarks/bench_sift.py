@@ -194,8 +194,8 @@ def training_side_by_side(args, utterances, params) -> float:
     positions = [max(len(f[0]) for f in frames) // train["stack"] for frames in batches]
     print(
         f"training step, batch {train['batch_size']}, projector {train['projector_hidden']}, stack "
-        f"{train['stack']}, {params['sift']['max_new_tokens']}-token targets, {len(batches)} batches (longest "
-        f"audio {positions} positions): baseline (float32) {rates['baseline']:.3f} items/s, fast "
+        f"{train['stack']}, {params['sift']['max_new_tokens']}-token targets, {len(batches)} batches "
+        f"(longest audio {positions} positions): baseline (float32) {rates['baseline']:.3f} items/s, fast "
         f"({str(dtype).removeprefix('torch.')}) {rates['fast']:.3f} items/s"
     )
     return rates["fast"] / rates["baseline"]

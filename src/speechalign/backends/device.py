@@ -16,7 +16,15 @@ import torch
 
 from speechalign.errors import UserFacingError
 
-__all__ = ["DEVICES", "DTYPES", "autocast", "cpu_has_bf16_units", "resolve_device", "resolve_dtype", "training_dtype"]
+__all__ = [
+    "DEVICES",
+    "DTYPES",
+    "autocast",
+    "cpu_has_bf16_units",
+    "resolve_device",
+    "resolve_dtype",
+    "training_dtype",
+]
 
 # /proc/cpuinfo flags of native bf16 arithmetic (x86: AVX512-BF16, AMX-BF16)
 BF16_FLAGS = frozenset({"avx512_bf16", "amx_bf16"})
