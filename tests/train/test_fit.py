@@ -109,17 +109,22 @@ def test_training_on_the_cpu_in_float32_and_in_bf16_autocast(tiny):
     same losses as float32 (not exactly: the autocast really ran)."""
     from accelerate.state import AcceleratorState
 
+    from speechalign.backends.device import cpu_has_bf16_units
+
     runs = {}
     try:
-        for dtype in ("auto", "bfloat16"):
+        for dtype in ("auto", "float32", "bfloat16"):
             AcceleratorState._reset_state(True)  # the accelerator state is a per-process singleton
             accelerator = make_accelerator({"device": "cpu", "dtype": dtype})
             assert accelerator.device == torch.device("cpu")
-            assert accelerator.mixed_precision == ("no" if dtype == "auto" else "bf16")
-            runs[dtype] = [r["val_loss"] for r in tiny_run(tiny, accelerator=accelerator).rows]
+            # auto follows the CPU: bf16 autocast where it has bf16 units (backends/device.py)
+            bf16 = dtype == "bfloat16" or (dtype == "auto" and cpu_has_bf16_units())
+            assert accelerator.mixed_precision == ("bf16" if bf16 else "no")
+            if dtype != "auto":
+                runs[dtype] = [r["val_loss"] for r in tiny_run(tiny, accelerator=accelerator).rows]
     finally:
         AcceleratorState._reset_state(True)
-    fp32, bf16 = (torch.tensor(runs[k]) for k in ("auto", "bfloat16"))
+    fp32, bf16 = (torch.tensor(runs[k]) for k in ("float32", "bfloat16"))
     assert torch.isfinite(fp32).sum() == torch.isfinite(bf16).sum() >= 2
     both = torch.isfinite(fp32)
     assert torch.allclose(bf16[both], fp32[both], atol=0.05) and not torch.equal(bf16[both], fp32[both])

@@ -387,7 +387,9 @@ def readable_comparisons(comparisons: pd.DataFrame) -> pd.DataFrame:
     """One row per claim (and task, for the score claims of ``speechalign.evaluate.findings``): the paper's
     number where quoted, better minus worse with its interval, the p-value, what was paired, the verdict."""
     keep = ["claim", "paper", "task", "metric", "better", "worse"]
-    out = comparisons.reindex(columns=keep).fillna({"paper": "", "task": ""})
+    out = comparisons.reindex(columns=keep)
+    # a column absent from the claims is all-NaN float: cast to text before filling
+    out[["paper", "task"]] = out[["paper", "task"]].astype(object).fillna("")
     out = out.drop(columns=[c for c in ("paper", "task") if not out[c].astype(bool).any()])
     out["better - worse"] = [
         _interval(d, lo, hi)
