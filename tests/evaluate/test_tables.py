@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from speechalign.evaluate import tables as T
+from speechalign.report.check import check_delimited
 
 
 def scores_frame(rows):
@@ -128,6 +129,9 @@ def test_write_tables_writes_csv_and_markdown_per_table(tmp_path):
     )
     back = pd.read_csv(tmp_path / "azeros_table3.csv")
     assert only(back, "sift_s", "mcq").mean == 100.0
+    # the output check refuses a column blank in every row: Table 3 has no row groups, its section is itself
+    assert set(back["section"]) == {T.TABLES[0].title}
+    check_delimited(tmp_path / "azeros_table3.csv", ",")
     assert T.metrics(tables)["table3"] == {"sift_s": {"semantic/mcq": 100.0, "semantic/overall": 100.0}}
 
 

@@ -181,7 +181,8 @@ class Column:
 
 @dataclass(frozen=True)
 class Row:
-    """A table row: our system, the paper's name for the row, and the paper's group of rows."""
+    """A table row: our system, the paper's name for the row, and the paper's group of rows (none: the
+    long form names the table's title, so that no column is blank in every row)."""
 
     system: str  # a variant of params train.run, or a baseline (text, cascade, untrained)
     label: str
@@ -454,7 +455,7 @@ def build_table(
             rows.append(
                 {
                     "table": spec.number,
-                    "section": row.section,
+                    "section": row.section or spec.title,  # a table without groups of rows: one, itself
                     "label": row.label,
                     "system": row.system,
                     "group": column.group,
