@@ -30,6 +30,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.linalg
 import torch
 
 from speechalign.metrics.alas.similarity import _as_float32_tensor, register_normalisation
@@ -96,9 +97,22 @@ class MomentAccumulator:
         covariance = self.outer / self.count - mean.unsqueeze(2) * mean.unsqueeze(1)  # (L, D, D)
         if not 0 <= components <= mean.shape[1]:
             raise ValueError(f"components must be in [0, {mean.shape[1]}]; got {components}")
-        _, vectors = torch.linalg.eigh(covariance)  # ascending eigenvalues; vectors in columns (L, D, D)
-        top = vectors[:, :, vectors.shape[2] - components :].flip(2).transpose(1, 2)  # (L, k, D)
+        top = top_eigenvectors(covariance, components)  # (L, k, D)
         return RoleStatistics(mean=mean.float(), components=top.float().contiguous(), positions=self.count)
+
+
+def top_eigenvectors(covariance: torch.Tensor, k: int) -> torch.Tensor:
+    """``(L, k, D)``: each layer's ``k`` leading eigenvectors of ``covariance (L, D, D)``, largest first.
+    Only those k are computed (LAPACK's subset driver: about 7x faster than the full decomposition at
+    D = 576, k = 5); a vector's sign is arbitrary, which projecting a component out does not see."""
+    layers, width, _ = covariance.shape
+    if k == 0:
+        return covariance.new_zeros(layers, 0, width)
+    vectors = [
+        scipy.linalg.eigh(layer, subset_by_index=[width - k, width - 1], driver="evr")[1]  # ascending, (D, k)
+        for layer in covariance.cpu().numpy()
+    ]
+    return torch.from_numpy(np.stack(vectors)).flip(2).transpose(1, 2).to(covariance.device)
 
 
 def fit_statistics(audio_sequences: Iterable, text_sequences: Iterable, components: int) -> CorpusStatistics:
