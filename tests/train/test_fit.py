@@ -118,8 +118,8 @@ def test_training_on_the_cpu_in_float32_and_in_bf16_autocast(tiny):
             accelerator = make_accelerator({"device": "cpu", "dtype": dtype})
             assert accelerator.device == torch.device("cpu")
             # auto follows the CPU: bf16 autocast where it has bf16 units (backends/device.py)
-            bf16 = dtype == "bfloat16" or (dtype == "auto" and cpu_has_bf16_units())
-            assert accelerator.mixed_precision == ("bf16" if bf16 else "no")
+            autocast = dtype == "bfloat16" or (dtype == "auto" and cpu_has_bf16_units())
+            assert accelerator.mixed_precision == ("bf16" if autocast else "no")
             if dtype != "auto":
                 runs[dtype] = [r["val_loss"] for r in tiny_run(tiny, accelerator=accelerator).rows]
     finally:

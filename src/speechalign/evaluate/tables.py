@@ -455,7 +455,7 @@ def build_table(
             rows.append(
                 {
                     "table": spec.number,
-                    "section": row.section or spec.title,  # a table without groups of rows: one, itself
+                    "section": row.section or spec.title,
                     "label": row.label,
                     "system": row.system,
                     "group": column.group,
