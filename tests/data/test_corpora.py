@@ -116,3 +116,19 @@ def test_no_voice_of_the_paralinguistic_benchmark_is_in_sift_training_on_the_qui
     assert evaluation == set(data["paralinguistic"]["test_voices"])
     assert not evaluation & training
     assert {"male", "female"} <= {v.gender for v in voices if v.speaker in training}  # both genders remain
+
+
+def test_paralinguistic_test_utterances_join_distinct_sentences_and_training_ones_hold_one():
+    """ALAS scores the test split: each test utterance is ``test_sentences`` sentences (so the uniform path
+    cannot guess its rhythm), no sentence is spoken twice, and training utterances stay single sentences."""
+    from speechalign.data.corpora import plan_paralinguistic, styles_from_params, voices_from_params
+
+    params = small_params(paralinguistic={**PARAMS["paralinguistic"], "sentences_per_style": 2})
+    plans = plan_paralinguistic(params, 0, voices_from_params(params), styles_from_params(params))
+    sentences = {p.id: [s for s in p.text.replace("!", ".").replace("?", ".").split(".") if s.strip()]
+                 for p in plans}  # fmt: skip
+    test = [p for p in plans if p.split == "test"]
+    assert test and all(len(sentences[p.id]) == 5 for p in test)
+    assert all(len(sentences[p.id]) == 1 for p in plans if p.split == "train")
+    spoken = [s.strip() for p in plans for s in sentences[p.id]]
+    assert len(spoken) == len(set(spoken))

