@@ -82,6 +82,10 @@ def test_the_notebook_writes_every_table_and_figure(tmp_path):
     rows = behaviour_rows_fixture()
     B.summarise(rows, 0.95, 100, 0).to_csv(tmp_path / "behaviour.csv", index=False)
     B.compare(rows, 0.95, 100, 0).to_csv(tmp_path / "comparisons.csv", index=False)
+    trend = {"model": "composed-sift_s", "corpus": "sqa", "normalisation": "cosine", "early_layers": "1-7",
+             "late_layers": "24-30", "late_minus_early": -1.0, "low": -1.5, "high": -0.5, "p_value": 0.01,
+             "utterances": 24, "verdict": "holds"}  # fmt: skip
+    pd.DataFrame([trend]).to_csv(tmp_path / "layer_trend.csv", index=False)
     out = tmp_path / "out"
     execute(
         ROOT / "notebooks" / "evaluate.ipynb",
@@ -92,6 +96,7 @@ def test_the_notebook_writes_every_table_and_figure(tmp_path):
             "systems": str(tmp_path / "systems.csv"),
             "metrics": str(tmp_path / "metrics.json"),
             "alas": {"tsit_s": str(tmp_path / "tsit.json"), "sift_s": str(tmp_path / "sift.json")},
+            "layer_trend": str(tmp_path / "layer_trend.csv"),
             "tables": str(out / "tables"),
             "figures": str(out / "figures"),
             "profile": "test",
@@ -106,6 +111,8 @@ def test_the_notebook_writes_every_table_and_figure(tmp_path):
     for name in ("evaluate_scores", "alas_vs_benchmark"):
         for ext in ("png", "pdf"):
             assert (out / "figures" / f"{name}.{ext}").stat().st_size > 5000
+    findings = pd.read_csv(out / "tables" / "findings.csv")
+    assert findings["verdict"].iloc[-1] == "holds" and "composed-sift_s" in findings["evidence"].iloc[-1]
     wer = pd.read_csv(out / "tables" / "evaluate_cascade_wer.csv")
     assert wer["wer"].tolist() == [0.1]
 

@@ -516,11 +516,11 @@ EVALUATE_FIGURES = ["evaluate_scores", "alas_vs_benchmark"]
 
 def evaluate_report_tables():
     """The evaluation notebook's tables: AZEROS Tables 3-7, parse counts, the cascade's WER, the behaviour
-    metrics and the paired comparisons of the papers' claims."""
+    metrics, the paired comparisons of the papers' claims and the findings table (every claim, its verdict)."""
     from speechalign.evaluate.tables import TABLES
 
     names = [f"azeros_table{spec.number}" for spec in TABLES] + ["evaluate_parsed", "evaluate_cascade_wer"]
-    names += ["evaluate_behaviour", "evaluate_comparisons"]
+    names += ["evaluate_behaviour", "evaluate_comparisons", "findings"]
     return expand("results/tables/{name}.{ext}", name=names, ext=["csv", "md"])
 
 

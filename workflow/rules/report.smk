@@ -86,6 +86,7 @@ rule report_evaluate:
         systems="results/evaluate/systems.csv",
         metrics="results/evaluate/metrics.json",
         alas=paradigm_alas_files(),
+        layer_trend="results/tables/alas_layer_trend.csv",
     output:
         notebook="results/notebooks/evaluate.ipynb",
         tables=reported(evaluate_report_tables(), "7. evaluate", "evaluate_tables"),
@@ -99,7 +100,7 @@ rule report_evaluate:
     shell:
         "speechalign report notebook --notebook {input.notebook} --out {output.notebook} -p scores {input.scores} "
         "-p azeros_tables {input.tables} -p systems {input.systems} -p metrics {input.metrics} "
-        "-p alas {params.alas} -p tables results/tables -p figures results/figures -p profile {config[profile]} "
+        "-p alas {params.alas} -p layer_trend {input.layer_trend} -p tables results/tables -p figures results/figures -p profile {config[profile]} "
         "2> {log}"
 
 

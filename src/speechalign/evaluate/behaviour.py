@@ -45,6 +45,7 @@ __all__ = [
     "compare",
     "containment",
     "gap_closed",
+    "interval_text",
     "mismatched_partners",
     "nll_scorer",
     "repeats_transcript",
@@ -366,7 +367,8 @@ def metrics(summary: pd.DataFrame, comparisons: pd.DataFrame) -> dict:
 
 
 # --- for reading (the evaluate notebook) ------------------------------------------------------------------
-def _interval(mean: float, low: float, high: float) -> str:
+def interval_text(mean: float, low: float, high: float) -> str:
+    """``mean [low, high]`` to 3 decimals; the mean alone without an interval, "n/a" without a mean."""
     if not math.isfinite(mean):
         return "n/a"
     return f"{mean:.3f}" if not math.isfinite(low) else f"{mean:.3f} [{low:.3f}, {high:.3f}]"
@@ -376,7 +378,9 @@ def readable_summary(summary: pd.DataFrame, task: str = ALL_TASKS) -> pd.DataFra
     """One row per system, one column per metric (``mean [low, high]``; gap closed as a point value), and the
     seeds and most items a metric covers."""
     mine = summary[summary["task"] == task]
-    cells = [_interval(m, lo, hi) for m, lo, hi in zip(mine["mean"], mine["low"], mine["high"], strict=True)]
+    cells = [
+        interval_text(m, lo, hi) for m, lo, hi in zip(mine["mean"], mine["low"], mine["high"], strict=True)
+    ]
     wide = mine.assign(cell=cells).pivot(index="system", columns="metric", values="cell")
     order = [m for m in [*METRICS, "gap_closed"] if m in wide.columns]
     counts = mine.groupby("system").agg(seeds=("n_seeds", "max"), items=("n_items", "max"))
@@ -392,7 +396,7 @@ def readable_comparisons(comparisons: pd.DataFrame) -> pd.DataFrame:
     out[["paper", "task"]] = out[["paper", "task"]].astype(object).fillna("")
     out = out.drop(columns=[c for c in ("paper", "task") if not out[c].astype(bool).any()])
     out["better - worse"] = [
-        _interval(d, lo, hi)
+        interval_text(d, lo, hi)
         for d, lo, hi in zip(comparisons["difference"], comparisons["low"], comparisons["high"], strict=True)
     ]
     out["sign wanted"] = ["+" if h else "-" for h in comparisons["higher_is_better"]]
