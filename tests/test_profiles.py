@@ -191,3 +191,11 @@ def test_the_paper_dry_run_scores_alas_for_both_of_the_papers_models():
     jobs = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env).stdout
     for model in ("qwen2-audio-7b", "salmonn-7b"):
         assert f"results/alas/{model}/librisqa.json" in jobs, model
+
+
+def test_default_profile_runs_every_model_job_on_one_thread():
+    """On the CPU a model job keeps about one core busy whatever its threads, so the default profile gives each
+    one thread and `--cores N` runs N side by side: the same model rules the GPU profile gives threads to."""
+    threads = profile_config("default")["set-threads"]
+    assert set(threads) == set(profile_config("gpu")["set-threads"])
+    assert set(threads.values()) == {1}
