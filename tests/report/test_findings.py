@@ -61,3 +61,7 @@ def test_no_comparisons_at_all_gives_one_not_run_row_per_claim():
         pd.DataFrame([comparison("a", "b", "nll", 0, 0, 0)]), pd.DataFrame([trend("m", "x", "c", 0)])
     )
     assert len(table) == len(CLAIMS) and set(table["verdict"]) == {NOT_RUN}
+    assert (
+        findings_table(pd.DataFrame([comparison("a", "b", "nll", 0, 0, 0)]), None)["verdict"].iloc[-1]
+        == NOT_RUN
+    )

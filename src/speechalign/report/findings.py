@@ -124,11 +124,15 @@ def _row(claim: PaperClaim, evidence: str, difference, low, high, p, seeds, item
     }
 
 
-def findings_table(comparisons: pd.DataFrame, layer_trend: pd.DataFrame) -> pd.DataFrame:
-    """Rows for every claim of ``CLAIMS`` in order (module docstring)."""
+def findings_table(comparisons: pd.DataFrame, layer_trend: pd.DataFrame | None) -> pd.DataFrame:
+    """Rows for every claim of ``CLAIMS`` in order (module docstring); ``layer_trend`` None: the ALAS claim
+    reads "not run in this profile"."""
     rows: list[dict] = []
     for claim in CLAIMS:
-        found = _alas_rows(layer_trend, claim) if claim.alas else _comparison_rows(comparisons, claim)
+        if claim.alas:
+            found = [] if layer_trend is None else _alas_rows(layer_trend, claim)
+        else:
+            found = _comparison_rows(comparisons, claim)
         rows += found or [{"claim": claim.claim, "paper": claim.paper, "evidence": "", "ours": "",
                            "p": float("nan"), "seeds x items": "", "verdict": NOT_RUN}]  # fmt: skip
     return pd.DataFrame(rows, columns=COLUMNS)
