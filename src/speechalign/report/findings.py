@@ -133,6 +133,5 @@ def findings_table(comparisons: pd.DataFrame, layer_trend: pd.DataFrame | None) 
             found = [] if layer_trend is None else _alas_rows(layer_trend, claim)
         else:
             found = _comparison_rows(comparisons, claim)
-        rows += found or [{"claim": claim.claim, "paper": claim.paper, "evidence": "", "ours": "",
-                           "p": float("nan"), "seeds x items": "", "verdict": NOT_RUN}]  # fmt: skip
+        rows += found or [_row(claim, "", float("nan"), None, None, None, 0, 0, NOT_RUN)]
     return pd.DataFrame(rows, columns=COLUMNS)
