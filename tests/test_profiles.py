@@ -1,4 +1,4 @@
-"""Snakemake execution profiles (workflow/profiles/): the SLURM and single-GPU profiles give every job of the
+"""Snakemake execution profiles (profiles/): the SLURM and single-GPU profiles give every job of the
 paper profile its resources, and the cluster-generic-local scripts behave like a scheduler's."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from speechalign.params import load_params
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-PROFILES = ROOT / "workflow" / "profiles"
+PROFILES = ROOT / "profiles"
 LOCAL = PROFILES / "cluster-generic-local"
 
 # Rules that load a model big enough to need a GPU at the paper scale.
@@ -62,7 +62,8 @@ CPU_RULES = {
 def dry_run_jobs(profile_dir: str) -> dict[str, list[dict[str, str]]]:
     """Rule name -> the resources of each of its jobs, from a dry run of the paper profile from nothing."""
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
-    cmd = ["snakemake", "--dry-run", "--forceall", "--profile", profile_dir, "--config", "profile=paper"]
+    cmd = ["snakemake", "--dry-run", "--forceall", "--workflow-profile", profile_dir]
+    cmd += ["--config", "profile=paper"]
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env)
     assert proc.returncode == 0, f"{' '.join(cmd)} failed:\n{proc.stdout}\n{proc.stderr}"
     jobs: dict[str, list[dict[str, str]]] = {}
@@ -81,7 +82,7 @@ def profile_config(name: str) -> dict:
 
 
 def test_slurm_dry_run_gives_every_job_memory_runtime_and_cpus():
-    jobs = dry_run_jobs("workflow/profiles/slurm")
+    jobs = dry_run_jobs("profiles/slurm")
     assert {"train_variant", "respond", "alas_score", "sift_targets", "data_real"} <= set(jobs)
     for rule, resources in jobs.items():
         for res in resources:
@@ -90,17 +91,17 @@ def test_slurm_dry_run_gives_every_job_memory_runtime_and_cpus():
             assert int(res["cpus_per_task"]) >= 1 and int(res["runtime"]) >= 1, rule
 
 
-GPU_HINT = "a rule that loads a model needs a gpu in workflow/profiles/{slurm,gpu}/config.yaml and GPU_RULES"
+GPU_HINT = "a rule that loads a model needs a gpu in profiles/{slurm,gpu}/config.yaml and GPU_RULES"
 
 
 @pytest.mark.parametrize("profile", ["slurm", "gpu"])
 def test_every_rule_of_the_paper_dag_is_classed_as_gpu_or_cpu(profile):
-    unknown = set(dry_run_jobs(f"workflow/profiles/{profile}")) - GPU_RULES - CPU_RULES
+    unknown = set(dry_run_jobs(f"profiles/{profile}")) - GPU_RULES - CPU_RULES
     assert not unknown, f"{sorted(unknown)}: {GPU_HINT}, or in CPU_RULES here"
 
 
 def test_slurm_dry_run_gives_gpus_exactly_to_the_model_rules():
-    for rule, resources in dry_run_jobs("workflow/profiles/slurm").items():
+    for rule, resources in dry_run_jobs("profiles/slurm").items():
         for res in resources:
             has_gpu = int(res.get("gpu", 0)) >= 1
             assert has_gpu == (rule in GPU_RULES), f"{rule}: gpu={res.get('gpu')} ({GPU_HINT})"
@@ -110,7 +111,7 @@ def test_slurm_dry_run_gives_gpus_exactly_to_the_model_rules():
 def test_slurm_accelerate_jobs_ask_one_gpu_per_process(rule, section):
     processes = load_params(ROOT, overrides={"profile": "paper"})[section]["processes"]
     assert processes > 1  # the paper profile launches several: the check below means something
-    for res in dry_run_jobs("workflow/profiles/slurm")[rule]:
+    for res in dry_run_jobs("profiles/slurm")[rule]:
         assert int(res["gpu"]) == processes
 
 
@@ -123,7 +124,7 @@ def test_slurm_threads_match_the_cpus_asked_for():
 def test_gpu_profile_queues_model_jobs_for_the_machines_gpu():
     config = profile_config("gpu")
     assert config["resources"]["gpu"] >= 1
-    jobs = dry_run_jobs("workflow/profiles/gpu")
+    jobs = dry_run_jobs("profiles/gpu")
     for rule, resources in jobs.items():
         for res in resources:
             has_gpu = int(res.get("gpu", 0)) >= 1
@@ -200,3 +201,16 @@ def test_default_profile_runs_every_model_job_on_one_thread():
     threads = profile_config("default")["set-threads"]
     assert set(threads) == set(profile_config("gpu")["set-threads"]) | {"data_embedded", "data_bench"}
     assert set(threads.values()) == {1}
+
+
+def test_a_plain_snakemake_run_uses_the_default_profile():
+    """Snakemake looks for its default workflow profile in profiles/default beside the Snakefile (not under
+    workflow/): a plain `snakemake --cores 2` must pick it up, so every model job runs on one thread."""
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+    cmd = ["snakemake", "--dry-run", "--forceall", "--cores", "2", "--config", "profile=quick"]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert "workflow specific profile profiles/default" in proc.stderr
+    block_with_two_threads = r"^(?:local)?rule (\S+):\n(?:    .*\n)*?    threads: 2$"
+    two_threads = set(re.findall(block_with_two_threads, proc.stdout, flags=re.M))
+    assert two_threads and not two_threads & (GPU_RULES | {"data_embedded", "data_bench"}), two_threads
