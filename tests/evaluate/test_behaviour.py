@@ -6,6 +6,7 @@ through a tiny composed backend against the straightforward full-logits computat
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from types import SimpleNamespace
 
 import numpy as np
@@ -16,6 +17,7 @@ from tiny_sift import needs_tokenizer
 
 from speechalign.evaluate import behaviour as B
 from speechalign.evaluate.systems import Answer
+from speechalign.metrics.intervals import PairedComparison
 
 
 @pytest.mark.parametrize(
@@ -137,16 +139,21 @@ def test_paired_comparisons_of_claims(rows):
     # per item, mean over seeds: q1 1.5 - 2.5 = -1.0, q2 2.0 - 3.5 = -1.5
     assert beats["difference"] == pytest.approx(-1.25)
     assert beats["p_value"] == pytest.approx(0.5)  # exact sign flips over 2 items: 2 of 4 as extreme
-    assert (beats["n_seeds"], beats["n_items"], beats["verdict"]) == (2, 2, B.HOLDS)  # every draw < 0
+    # every bootstrap draw < 0, but no sign-flip p over 2 items can be below 0.05: not resolved
+    assert (beats["n_seeds"], beats["n_items"], beats["verdict"]) == (2, 2, B.UNRESOLVED)
     floor = table.loc["text is the floor"]  # text, run once, stands beside both of sift_s's seeds
     assert floor["difference"] == pytest.approx(0.5 - 1.75) and floor["n_seeds"] == 2
     assert table.loc["tsit_s repeats more", "n_seeds"] == 1  # tsit_s ran seed 0 only
-    assert B.verdict(0.1, 0.3, True) == B.HOLDS and B.verdict(0.1, 0.3, False) == B.OPPOSITE
-    assert B.verdict(-0.1, 0.3, True) == B.UNRESOLVED
+    clear = PairedComparison(difference=0.2, low=0.1, high=0.3, p_value=0.01, seeds=1, items=20)
+    assert B.verdict(clear, True, 0.95) == B.HOLDS and B.verdict(clear, False, 0.95) == B.OPPOSITE
+    assert B.verdict(replace(clear, low=-0.1), True, 0.95) == B.UNRESOLVED
+    # the interval alone is not enough: p must agree
+    assert B.verdict(replace(clear, p_value=0.125), True, 0.95) == B.UNRESOLVED
+    assert B.verdict(replace(clear, p_value=0.125), True, 0.8) == B.HOLDS
     readable = B.readable_comparisons(table.reset_index())
     assert readable.loc[0, "seeds x items"] == "2 x 2" and readable.loc[0, "sign wanted"] == "-"
     metrics = B.metrics(B.summarise(rows, 0.95, 200, 0), table.reset_index())
-    assert metrics["comparisons"]["sift_s vs untrained/nll"]["verdict"] == B.HOLDS
+    assert metrics["comparisons"]["sift_s vs untrained/nll"]["verdict"] == B.UNRESOLVED
     assert metrics["systems"]["sift_s"]["nll"] == 1.75
 
 

@@ -175,19 +175,24 @@ def test_layer_trend_pairs_late_and_early_blocks_per_utterance(tmp_path):
 
     # 8 blocks: early quarter = blocks 1-2, late quarter = 7-8; layer 0 (embeddings) is left out
     rows = []
-    for u, offset in enumerate([0.0, 1.0, 2.0, 3.0]):
+    for u, offset in enumerate([0.0, 1.0, 2.0, 3.0, 4.0, 5.0]):
         for layer in range(9):
             value = 100.0 if layer == 0 else offset + (5.0 if layer <= 2 else 2.0 if layer >= 7 else 3.0)
             rows.append((f"u{u}", layer, value, "cosine"))
             rows.append((f"u{u}", layer, offset + 1.0, "centred"))  # flat: no trend
+    columns = ["utterance", "layer", "alas_tokens", "normalisation"]
     path = tmp_path / "composed-x" / "sqa.parquet"
     path.parent.mkdir()
-    pd.DataFrame(rows, columns=["utterance", "layer", "alas_tokens", "normalisation"]).to_parquet(path)
+    pd.DataFrame(rows, columns=columns).to_parquet(path)
     table = layer_trend([path], 0.95, 500, 0).set_index("normalisation")
     cosine = table.loc["cosine"]
     assert (cosine["early_layers"], cosine["late_layers"]) == ("1-2", "7-8")
-    assert cosine["early"] == pytest.approx(6.5) and cosine["late"] == pytest.approx(3.5)
-    assert cosine["late_minus_early"] == pytest.approx(-3.0) and cosine["verdict"] == "holds"
-    assert cosine["utterances"] == 4 and cosine["model"] == "composed-x"
+    assert cosine["early"] == pytest.approx(7.5) and cosine["late"] == pytest.approx(4.5)
+    assert cosine["late_minus_early"] == pytest.approx(-3.0) and cosine["p_value"] == pytest.approx(2 / 64)
+    assert cosine["verdict"] == "holds" and cosine["utterances"] == 6 and cosine["model"] == "composed-x"
+    # the same trend on 4 utterances: every bootstrap draw is -3, but the sign-flip p is 2/16: not resolved
+    pd.DataFrame([r for r in rows if r[0] < "u4"], columns=columns).to_parquet(path)
+    four = layer_trend([path], 0.95, 500, 0).set_index("normalisation").loc["cosine"]
+    assert four["high"] < 0 and four["p_value"] == pytest.approx(0.125) and four["verdict"] == "not resolved"
     flat = table.loc["centred"]
     assert flat["late_minus_early"] == 0.0 and flat["verdict"] == "not resolved"

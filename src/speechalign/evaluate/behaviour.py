@@ -31,11 +31,15 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from speechalign.evaluate.systems import TEXT, UNTRAINED
+
+if TYPE_CHECKING:
+    from speechalign.metrics.intervals import PairedComparison
 
 __all__ = [
     "CLAIMS",
@@ -308,9 +312,12 @@ def paired_grids(rows: pd.DataFrame, a: str, b: str, metric: str) -> tuple[np.nd
     return pick(a), pick(b)
 
 
-def verdict(low: float, high: float, better_is_higher: bool) -> str:
-    """holds: the interval of better - worse excludes 0 on the claimed side; does not hold: on the other."""
-    if not (math.isfinite(low) and math.isfinite(high)) or low <= 0 <= high:
+def verdict(comparison: PairedComparison, better_is_higher: bool, confidence: float) -> str:
+    """holds: the interval of better - worse excludes 0 on the claimed side and the sign-flip p-value is
+    below 1 - confidence; does not hold: both, on the other side. Both tests must agree: with few items the
+    bootstrap interval can exclude 0 where no sign-flip p could (4 items: p >= 0.125)."""
+    low, high, p = comparison.low, comparison.high, comparison.p_value
+    if not (math.isfinite(low) and math.isfinite(high)) or low <= 0 <= high or not p < 1 - confidence:
         return UNRESOLVED
     return HOLDS if (low > 0) == better_is_higher else OPPOSITE
 
@@ -338,7 +345,7 @@ def compare(
         out.append(
             {
                 **row, "difference": p.difference, "low": p.low, "high": p.high, "p_value": p.p_value,
-                "n_seeds": p.seeds, "n_items": p.items, "verdict": verdict(p.low, p.high, METRICS[c.metric]),
+                "n_seeds": p.seeds, "n_items": p.items, "verdict": verdict(p, METRICS[c.metric], confidence),
             }
         )  # fmt: skip
     columns = ["claim", "better", "worse", "metric", "higher_is_better", "difference", "low", "high",

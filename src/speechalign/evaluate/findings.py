@@ -153,7 +153,7 @@ def score_claims(
             out.append(
                 {**row, "task": task, "difference": p.difference, "low": p.low, "high": p.high,
                  "p_value": p.p_value, "n_seeds": p.seeds, "n_items": p.items,
-                 "verdict": verdict(p.low, p.high, True)}
+                 "verdict": verdict(p, True, confidence)}
             )  # fmt: skip
     return pd.DataFrame(out, columns=COLUMNS)
 

@@ -116,7 +116,7 @@ def layer_trend(
                  "early_layers": f"{early[0]}-{early[-1]}", "late_layers": f"{late[0]}-{late[-1]}",
                  "early": float(early_mean.mean()), "late": float(late_mean.mean()),
                  "late_minus_early": p.difference, "low": p.low, "high": p.high, "p_value": p.p_value,
-                 "utterances": p.items, "verdict": verdict(p.low, p.high, better_is_higher=False)}
+                 "utterances": p.items, "verdict": verdict(p, False, confidence)}
             )  # fmt: skip
     return pd.DataFrame(rows)
 
