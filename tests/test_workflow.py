@@ -175,6 +175,17 @@ def test_jobs_get_only_the_params_they_read():
     assert not any({"run", "seeds", "processes"} & set(job) for job in jobs)
     for train in job_params("evaluate", "evaluate_answers", "--train-params"):  # a new seed reruns no answer
         assert set(train) == {"projector_hidden", "stack"}
+    # a corpus is not rebuilt when another corpus's sizes change; the sift corpus reads the test voices only
+    own = {"corpora", "sqa", "paralinguistic", "sift", "bench", "real", "airbench_tasks"}
+    built = {}
+    for rule in ("data_embedded", "data_bench"):
+        for data in job_params("data", rule, "--data-params"):
+            assert {"sample_rate", "prosody_styles", "rhythm"} <= set(data)
+            built[frozenset(set(data) & own)] = data
+    assert set(built) == {
+        frozenset(c) for c in (["sqa"], ["paralinguistic"], ["sift", "paralinguistic"], ["bench"])
+    }
+    assert built[frozenset(["sift", "paralinguistic"])]["paralinguistic"].keys() == {"test_voices"}
 
 
 def test_a_cluster_job_resolves_its_inputs_with_its_own_rule_alone():

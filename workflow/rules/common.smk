@@ -109,6 +109,27 @@ def template_params(section):
     return get
 
 
+# Keys of the data section that belong to one corpus; the others (voices, styles, rates, rhythm) are shared.
+CORPUS_OWN_KEYS = ("corpora", "sqa", "paralinguistic", "sift", "bench", "real", "airbench_tasks")
+
+
+def corpus_data_params(corpus=None):
+    """The data section as one corpus reads it (``corpus``, else the ``{corpus}`` wildcard), as a params
+    function: the shared keys and the corpus's own, so that changing one corpus's sizes rebuilds that corpus
+    only (Snakemake reruns a job whose params changed). The sift corpus reads the paralinguistic test voices
+    too: it must not use them."""
+    data = config["data"]
+
+    def get(wildcards):
+        name = corpus or wildcards.corpus
+        value = {key: v for key, v in data.items() if key not in CORPUS_OWN_KEYS} | {name: data[name]}
+        if name == "sift":
+            value["paralinguistic"] = {"test_voices": data["paralinguistic"]["test_voices"]}
+        return quoted_json(value)
+
+    return get
+
+
 def corpus_folder(wildcards):
     """The manifest folder of corpus ``{corpus}`` (speechalign.data.manifest)."""
     return f"data/corpora/{wildcards.corpus}"

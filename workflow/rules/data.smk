@@ -1,7 +1,8 @@
 # Stage 2, data: the embedded corpora (synthesised offline with exact word times) and the real corpora
 # loaded from their published layouts, all into data/corpora/<corpus>/ (speechalign.data.manifest). The
 # spoken benchmark suite (bench) is built from written questions and the sqa and paralinguistic corpora.
-# The data params hold format templates ({question}), hence template_params.
+# The data params hold format templates ({question}), hence params functions; each corpus gets only its own
+# and the shared keys (corpus_data_params).
 
 
 rule data_embedded:
@@ -16,7 +17,7 @@ rule data_embedded:
         corpus=SYNTHESISED_PATTERN,
     threads: 2
     params:
-        cfg=template_params("data"),
+        cfg=corpus_data_params(),
         seed=config["seed"],
     shell:
         "speechalign data build --corpus {wildcards.corpus} --out {output.corpus} --card {output.card} "
@@ -36,7 +37,7 @@ rule data_bench:
         "logs/bench/data/bench.tsv"
     threads: 2
     params:
-        cfg=template_params("data"),
+        cfg=corpus_data_params("bench"),
         seed=config["seed"],
     shell:
         "speechalign data build --corpus bench --sqa {input.sqa} --paralinguistic {input.paralinguistic} "
@@ -57,7 +58,7 @@ rule data_clips:
         "logs/bench/data/real.tsv"
     threads: 1
     params:
-        cfg=template_params("data"),
+        cfg=corpus_data_params("real"),
     shell:
         "speechalign data clips --lock {input.lock} --out {output.corpus} --card {output.card} "
         "--data-params {params.cfg} 2> {log}"
