@@ -66,7 +66,8 @@ def test_dry_run_works_for_each_profile(profile):
 
 
 def test_the_table3_profile_trains_the_table3_core_only():
-    trained = set(re.findall(r"data/sift/models/([^/\s,]+)/seed(\d)", dry_run("all", "table3")))
+    outputs = "\n".join(re.findall(r"^\s+output: (.+)$", dry_run("all", "table3"), flags=re.M))
+    trained = set(re.findall(r"data/sift/models/([^/\s,]+)/seed(\d)", outputs))
     assert trained == {(v, s) for v in ("tsit_s", "sit_s", "sift_s") for s in "012"}
 
 
