@@ -132,3 +132,19 @@ def test_scores_figure_has_a_panel_per_column():
     titles = [ax.get_title() for ax in fig.axes]
     assert titles == ["mcq\n(semantic)", "sqa\n(semantic)", "overall\n(semantic)", "gender\n(paralinguistic)",
                       "average\n(paralinguistic)"]  # fmt: skip
+
+
+def test_the_cascade_wer_table_says_when_no_cascade_ran(tmp_path):
+    """A profile without the cascade baseline still writes a table the output check accepts, saying why it
+    is empty; with one, a row per recogniser run."""
+    from speechalign.report.check import check_output
+
+    metrics = tmp_path / "metrics.json"
+    write_json(metrics, {"asr": {}})
+    table = R.asr_table(metrics)
+    assert table.to_dict("records") == [{"run": "cascade", "note": "not run in this profile"}]
+    table.to_csv(tmp_path / "wer.csv", index=False)
+    assert check_output(tmp_path / "wer.csv").problem is None
+    write_json(metrics, {"asr": {"bench": {"wer": 0.125, "words": 8}}})
+    (row,) = R.asr_table(metrics).to_dict("records")
+    assert row == {"run": "bench", "wer": 0.125, "words": 8, "note": "run"}

@@ -61,6 +61,10 @@ def test_a_corrupt_pdf_and_a_truncated_png_cannot_be_read(tmp_path):
         ("a,b\n", "table has no rows (columns: ['a', 'b'])"),
         ("a,b\n1,\n2,\n", "column(s) missing in every row: ['b']"),
         ("a,b\n1,nan\n2,NaN\n", "column(s) missing in every row: ['b']"),
+        # rows the table marks as not run (a system the profile does not train) may be blank; the others not
+        ("system,mean,note\nsift_sp,,not run\nsift_s,0.5,run\n", None),
+        ("system,mean,note\nsift_sp,,not run\nsift_ssp,,not run in this profile\n", None),
+        ("system,mean,note\nsift_sp,,not run\nsift_s,,run\n", "column(s) missing in every row: ['mean']"),
     ],
 )
 def test_csv_tables(tmp_path, text, problem):
@@ -88,6 +92,12 @@ def test_tsv_and_parquet_tables(tmp_path):
         ("| a | b |\n|---|---|\n", "markdown table 1 has no rows"),
         (
             "| a | b |\n|---|---|\n| x | nan |\n| y |  |\n",
+            "markdown table 1: column 'b' is missing in every row",
+        ),
+        ("| a | b | note |\n|---|---|---|\n| x | n/a | not run |\n| y | 2 | run |\n", None),
+        ("| a | b | note |\n|---|---|---|\n| x | nan | not run |\n", None),
+        (
+            "| a | b | note |\n|---|---|---|\n| x | nan | not run |\n| y |  | run |\n",
             "markdown table 1: column 'b' is missing in every row",
         ),
     ],

@@ -162,6 +162,9 @@ def parse_counts(scores: pd.DataFrame) -> pd.DataFrame:
 
 
 def asr_table(metrics_path: str | os.PathLike) -> pd.DataFrame:
-    """The cascade's corpus WER (summed counts) from the evaluate stage's metrics."""
+    """The cascade's corpus WER (summed counts) from the evaluate stage's metrics; one row saying so when the
+    profile runs no cascade."""
     asr = json.loads(Path(metrics_path).read_text()).get("asr", {})
-    return pd.DataFrame([{"run": run, **values} for run, values in sorted(asr.items())])
+    if not asr:
+        return pd.DataFrame([{"run": "cascade", "note": "not run in this profile"}])
+    return pd.DataFrame([{"run": run, **values, "note": "run"} for run, values in sorted(asr.items())])

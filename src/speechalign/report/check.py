@@ -35,6 +35,7 @@ from speechalign.io import write_json
 
 BLANK_STD = 0.005  # pixel standard deviation (0-1 scale) below which an image counts as blank
 MISSING_CELLS = frozenset({"", "nan", "NaN", "None", "<NA>", "null"})  # empty markdown table cells
+NOT_RUN = "not run"  # how a table's note column marks a row the profile does not run
 PDF_RENDER_SCALE = 0.5  # 36 dpi: enough to see whether anything is drawn
 
 
@@ -96,14 +97,22 @@ def check_pdf(path: Path) -> dict:
 # --- tables ---------------------------------------------------------------------------------------
 
 
+def declared_not_run(notes: Iterable[Any]) -> list[bool]:
+    """Which rows a table itself marks as not run (its ``note`` column: a system or claim the profile does
+    not run): their blank values are declared, not lost."""
+    return [str(n).startswith(NOT_RUN) for n in notes]
+
+
 def require_rows_and_values(frame) -> dict:
-    """At least one row, and no column that is missing in every row."""
+    """At least one row, and no column that is missing in every row the table does not mark as not run."""
     if len(frame) == 0:
         raise TrivialOutput(f"table has no rows (columns: {list(frame.columns)[:8]})")
-    empty = [str(c) for c in frame.columns if frame[c].isna().all()]
+    ran = frame[[not n for n in declared_not_run(frame["note"])]] if "note" in frame.columns else frame
+    empty = [str(c) for c in ran.columns if len(ran) and ran[c].isna().all()]
     if empty:
         raise TrivialOutput(f"column(s) missing in every row: {empty}")
-    return {"rows": len(frame), "columns": len(frame.columns)}
+    detail = {"rows": len(frame), "columns": len(frame.columns)}
+    return detail | ({"not_run": len(frame) - len(ran)} if len(ran) < len(frame) else {})
 
 
 def check_delimited(path: Path, sep: str) -> dict:
@@ -146,8 +155,12 @@ def check_markdown(path: Path) -> dict:
     for k, (header, *body) in enumerate(tables):
         if not body:
             raise TrivialOutput(f"markdown table {k + 1} has no rows")
+        if "note" in header:
+            note = header.index("note")
+            not_run = declared_not_run(row[note] if note < len(row) else "" for row in body)
+            body = [row for row, skip in zip(body, not_run, strict=True) if not skip]
         for col, name in enumerate(header):
-            if all(col >= len(row) or row[col] in MISSING_CELLS for row in body):
+            if body and all(col >= len(row) or row[col] in MISSING_CELLS for row in body):
                 raise TrivialOutput(f"markdown table {k + 1}: column {name!r} is missing in every row")
     return {"tables": len(tables), "rows": sum(len(t) - 1 for t in tables)}
 
