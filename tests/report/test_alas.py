@@ -95,6 +95,21 @@ def test_figure_3_draws_kept_and_all_pairs_per_normalisation_with_the_aligned_mo
         assert len(lines) == 3 and [line.get_linestyle() for line in lines].count("-.") == 1
 
 
+def test_figure_3_gives_a_model_one_colour_in_every_panel(tmp_path):
+    """A panel without some model (no SBERT-kept pair of m1) must not shift the others' colours."""
+    paths = [summary(tmp_path / "alas" / m / "sqa.json", [2.0, 1.5]) for m in ("m1", "m2")]
+    table = reported_layers(paths)
+    table = table[~((table["model"] == "m1") & (table["pairs"] == "kept"))]
+    fig = alas_by_layer_figure(table)
+
+    def colour_of(ax, model):
+        (line,) = [line for line in ax.get_lines() if line.get_label().startswith(model)]
+        return line.get_color()
+
+    kept, every = fig.axes[:2]
+    assert colour_of(kept, "m2") == colour_of(every, "m2") != colour_of(every, "m1")
+
+
 def test_layer_plots_are_one_flat_file_per_model_and_corpus(tmp_path):
     """DVC plot sources: one TSV per (model, corpus), layers in order, values exactly the summaries'."""
     a = summary(tmp_path / "alas" / "m1" / "sqa.json", [2.0, 1.5, 4.0])

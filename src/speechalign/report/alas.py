@@ -143,17 +143,18 @@ def save_layer_plots(table: pd.DataFrame, folder: str | os.PathLike) -> list[Pat
 REFERENCE_MODEL = "composed-aligned"  # drawn as a reference line, not as one of the compared models
 
 
-def _draw_models(ax, part: pd.DataFrame, reference: pd.DataFrame) -> None:
-    """One panel of Figure 3: a line and 95% band per model (n: the pairs it averages), its uniform path
-    dashed; ``reference`` (the aligned model over all its pairs) as a black dash-dot line."""
+def _draw_models(ax, part: pd.DataFrame, reference: pd.DataFrame, colours: dict[str, str]) -> None:
+    """One panel of Figure 3: a line and 95% band per model (n: the pairs it averages) in its colour of
+    ``colours`` (the same in every panel, whichever models a panel lacks), its uniform path dashed;
+    ``reference`` (the aligned model over all its pairs) as a black dash-dot line."""
     if len(reference):
         rows = reference.sort_values("layer")
         label = f"aligned model, all pairs (n={int(rows['utterances'].iloc[0])})"
         ax.plot(rows["layer"], rows["alas_tokens"], color="black", ls="-.", lw=1.6, label=label)
-    for i, (model, rows) in enumerate(part.groupby("model", sort=True)):
+    for model, rows in part.groupby("model", sort=True):
         rows = rows.sort_values("layer")
         label = f"{model} (n={int(rows['utterances'].iloc[0])})"
-        colour = f"C{i}"
+        colour = colours[model]
         ax.plot(rows["layer"], rows["alas_tokens"], color=colour, label=label)
         ax.fill_between(rows["layer"], rows["ci_low"], rows["ci_high"], color=colour, alpha=0.2, lw=0)
         ax.axhline(rows["uniform_tokens"].iloc[0], color=colour, ls="--", lw=0.8)
@@ -170,6 +171,7 @@ def alas_by_layer_figure(
     table = table.assign(pairs=table.get("pairs", "all"), normalisation=table.get("normalisation", ""))
     rows = list(table[["corpus", "normalisation"]].drop_duplicates().itertuples(index=False))
     columns = [p for p in ("kept", "all") if p in set(table["pairs"])]
+    colours = {model: f"C{i}" for i, model in enumerate(sorted(set(table["model"]) - {reference_model}))}
     fig, axes = plt.subplots(
         len(rows), len(columns), figsize=(4.8 * len(columns), 3.3 * len(rows)), squeeze=False
     )
@@ -179,7 +181,7 @@ def alas_by_layer_figure(
             # a control, not a compared model: its line is never filtered (its answers need not agree)
             reference = part[(part["model"] == reference_model) & (part["pairs"] == "all")]
             compared = part[(part["model"] != reference_model) & (part["pairs"] == pairs)]
-            _draw_models(ax, compared, reference)
+            _draw_models(ax, compared, reference, colours)
             what = "SBERT-kept pairs" if pairs == "kept" else "all pairs"
             ax.set(title=f"{corpus}, {normalisation or 'ALAS'}: {what}", xlabel="layer (0 = embeddings)",
                    ylabel="ALAS (tokens, lower is better)")  # fmt: skip
