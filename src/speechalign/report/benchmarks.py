@@ -164,7 +164,9 @@ def parse_counts(scores: pd.DataFrame) -> pd.DataFrame:
 def asr_table(metrics_path: str | os.PathLike) -> pd.DataFrame:
     """The cascade's corpus WER (summed counts) from the evaluate stage's metrics; one row saying so when the
     profile runs no cascade."""
+    from speechalign.report.findings import NOT_RUN
+
     asr = json.loads(Path(metrics_path).read_text()).get("asr", {})
     if not asr:
-        return pd.DataFrame([{"run": "cascade", "note": "not run in this profile"}])
+        return pd.DataFrame([{"run": "cascade", "note": NOT_RUN}])
     return pd.DataFrame([{"run": run, **values, "note": "run"} for run, values in sorted(asr.items())])
