@@ -73,6 +73,25 @@ def test_batched_generation_equals_one_at_a_time(tiny_composed):
     assert all(isinstance(a, str) for a in batched)
 
 
+def test_answers_scored_from_their_own_prefill_equal_generation_and_a_separate_forward(tiny_composed):
+    """One forward per batch serves the prefill and the NLLs: the same answers as plain generation, and each
+    NLL as the behaviour match's separate forward gives it, across left-padded rows of different lengths."""
+    from speechalign.backends.base import length_batches
+    from speechalign.evaluate.behaviour import nll_scorer
+
+    runs = [tiny_composed.audio_run(tone(s), TASK) for s in (0.6, 1.5, 1.0)]
+    runs.append(tiny_composed.text_run("the cat sat on the mat", TASK))
+    texts = ["A tone.", None, "A longer answer about what was heard, with more tokens.", "Ok"]
+    plain = tiny_composed.generate(runs, max_new_tokens=6, batch_size=4)
+    answers, scored = tiny_composed.generate_scoring(runs, texts, max_new_tokens=6, batch_size=4)
+    assert answers == plain and len({r.length for r in runs}) == 4
+    assert len(length_batches([r.length for r in runs], 4)) == 1  # all four in one left-padded batch
+    separate = nll_scorer(tiny_composed)([(r, t) for r, t in zip(runs, texts, strict=True) if t])
+    assert scored[1] is None
+    for got, expected in zip([scored[0], scored[2], scored[3]], separate, strict=True):
+        assert got[1] == expected[1] and got[0] == pytest.approx(expected[0], rel=1e-5)
+
+
 def test_projector_is_deterministic_for_a_seed_and_round_trips(tmp_path):
     cfg = ProjectorConfig(encoder_dim=16, llm_dim=32, hidden_dim=24, stack=4)
     a, b, c = (Projector.initialised(cfg, seed=s) for s in (0, 0, 1))

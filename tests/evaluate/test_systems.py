@@ -130,7 +130,7 @@ def test_audio_systems_answer_a_mismatched_control_and_every_system_scores_text_
     more = items + [
         BenchItem("m2", "mcq", "arithmetic", items[1].audio, "q2", "Pick one.", ("A",), ("a", "b"))
     ]
-    nll = lambda run, text: (float(len(run.payload["say"])), len(text))  # noqa: E731
+    nll = lambda pairs: [(float(len(run.payload["say"])), len(text)) for run, text in pairs]  # noqa: E731
     references = {"m1": "A", "m2": "B.", "a1": "Cats purr."}
     answers = S.answer_items(S.SystemRun("untrained", 1), more, FakeBackend(), references=references, nll=nll)
     m1, a1, s1, m2 = answers

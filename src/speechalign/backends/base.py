@@ -16,6 +16,7 @@ prompt (markers or character offsets), never from fixed counts.
 from __future__ import annotations
 
 import abc
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -160,25 +161,109 @@ def left_pad(sequences: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]
     return embeds, mask
 
 
+def length_batches(lengths: Sequence[int], max_items: int, max_padding: float = 0.25) -> list[list[int]]:
+    """Indices of ``lengths`` in length order, cut into batches of at most ``max_items`` that pad to their
+    longest: a batch closes before the item that would make more than ``max_padding`` of its positions padding
+    (a benchmark's 30-second passages would otherwise pad its short questions tenfold).
+
+    >>> length_batches([400, 40, 50, 380, 60], max_items=8)
+    [[1, 2, 4], [3, 0]]
+    """
+    batches: list[list[int]] = []
+    real = 0
+    for i in sorted(range(len(lengths)), key=lambda i: lengths[i]):
+        batch = batches[-1] if batches else []
+        grown = (len(batch) + 1) * lengths[i]  # positions once padded to the new longest
+        if not batch or len(batch) == max_items or grown - real - lengths[i] > max_padding * grown:
+            batches.append([i])
+            real = lengths[i]
+        else:
+            batch.append(i)
+            real += lengths[i]
+    return batches
+
+
 @torch.inference_mode()
 def greedy_answers(
     llm, tokenizer, runs: list[Run], max_new_tokens: int, batch_size: int, **generate
 ) -> list[str]:
-    """Greedy answers of runs that carry ``payload["inputs_embeds"] (1, S, D)``, batched by length (similar
-    lengths share a batch, left-padded); ``generate``: the backend's pad and end token ids."""
+    """Greedy answers of runs that carry ``payload["inputs_embeds"] (1, S, D)``, in batches of similar
+    lengths (``length_batches``), left-padded; ``generate``: the backend's pad and end token ids."""
+    return greedy_answers_scoring(
+        llm, tokenizer, runs, [None] * len(runs), max_new_tokens, batch_size, **generate
+    )[0]
+
+
+@torch.inference_mode()
+def greedy_answers_scoring(
+    llm,
+    tokenizer,
+    runs: list[Run],
+    continuations: Sequence[Sequence[int] | None],
+    max_new_tokens: int,
+    batch_size: int,
+    **generate,
+) -> tuple[list[str], list[float | None]]:
+    """``greedy_answers``, and the summed NLL of each run's ``continuations[i]`` (token ids; None: none)
+    teacher-forced after its prompt, read off the generation's own prefill: one forward serves both."""
     answers: list[str] = [""] * len(runs)
+    nlls: list[float | None] = [None] * len(runs)
     device = next(llm.parameters()).device
-    order = sorted(range(len(runs)), key=lambda i: runs[i].length)
-    for first in range(0, len(order), batch_size):
-        chunk = order[first : first + batch_size]
+    for chunk in length_batches([run.length for run in runs], batch_size):
         embeds, mask = left_pad([runs[i].payload["inputs_embeds"][0] for i in chunk])
+        embeds, mask = embeds.to(device), mask.to(device)
+        past = None
+        if any(continuations[i] for i in chunk):
+            past, totals = prefill_with_continuations(llm, embeds, mask, [continuations[i] for i in chunk])
+            for i, total in zip(chunk, totals, strict=True):
+                nlls[i] = total
         out = llm.generate(
-            inputs_embeds=embeds.to(device),
-            attention_mask=mask.to(device),
+            inputs_embeds=embeds,
+            attention_mask=mask,
+            past_key_values=past,
             max_new_tokens=max_new_tokens,
             do_sample=False,
             **generate,
         )  # (B, new): with inputs_embeds only, the new tokens alone
         for i, ids in zip(chunk, out.cpu(), strict=True):
             answers[i] = tokenizer.decode(ids, skip_special_tokens=True).strip()
-    return answers
+    return answers, nlls
+
+
+def prefill_with_continuations(
+    llm, embeds: torch.Tensor, mask: torch.Tensor, continuations: Sequence[Sequence[int] | None]
+) -> tuple[Any, list[float | None]]:
+    """One forward over left-padded prompts ``embeds (B, P, D)`` (``mask (B, P)``) with each continuation's
+    tokens after its prompt (right-padded): each continuation's summed NLL, and the key/value cache of the
+    prompts' first P - 1 columns, which ``generate`` continues from (it recomputes the last column only,
+    with the positions it derives from ``mask``, as these are)."""
+    rows, prompt = embeds.shape[0], embeds.shape[1]
+    ids = [torch.as_tensor(list(c or []), dtype=torch.long, device=embeds.device) for c in continuations]
+    width = max(max(len(c) - 1 for c in ids), 0)  # the last token of a continuation predicts nothing
+    tail = embeds.new_zeros(rows, width, embeds.shape[2])
+    tail_mask = mask.new_zeros(rows, width)
+    for row, c in enumerate(ids):
+        if len(c) > 1:
+            tail[row, : len(c) - 1] = llm.get_input_embeddings()(c[:-1])
+            tail_mask[row, : len(c) - 1] = 1
+    full_mask = torch.cat([mask, tail_mask], 1)
+    positions = (full_mask.cumsum(-1) - 1).masked_fill(full_mask == 0, 0)  # as generate derives them
+    out = llm.get_decoder()(
+        inputs_embeds=torch.cat([embeds, tail], 1),
+        attention_mask=full_mask,
+        position_ids=positions,
+        use_cache=True,
+    )
+    head = llm.get_output_embeddings()
+    totals: list[float | None] = []
+    for row, c in enumerate(ids):
+        predicting = out.last_hidden_state[row, prompt - 1 : prompt - 1 + len(c)]  # (R, D)
+        loss = (
+            torch.nn.functional.cross_entropy(head(predicting).float(), c, reduction="sum")
+            if len(c)
+            else None
+        )
+        totals.append(None if loss is None else float(loss))
+    cache = out.past_key_values
+    cache.crop(-(width + 1))  # keep the prompts' first P - 1 columns
+    return cache, totals

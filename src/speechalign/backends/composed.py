@@ -39,7 +39,7 @@ from speechalign.backends.base import (
     Run,
     SpeechLLM,
     check_transcript,
-    greedy_answers,
+    greedy_answers_scoring,
     token_span_of_chars,
 )
 from speechalign.backends.checkpoint import CONFIG_FILE, read_checkpoint_config
@@ -295,8 +295,20 @@ class ComposedSpeechLLM(SpeechLLM):
         return out.hidden_states
 
     def generate(self, runs: list[Run], max_new_tokens: int, batch_size: int = 8) -> list[str]:
+        return self.generate_scoring(runs, [None] * len(runs), max_new_tokens, batch_size)[0]
+
+    def generate_scoring(
+        self, runs: list[Run], texts: Sequence[str | None], max_new_tokens: int, batch_size: int = 8
+    ) -> tuple[list[str], list[tuple[float, int] | None]]:
+        """``generate``, and for each ``texts[i]`` its (summed NLL, tokens) teacher-forced after ``runs[i]``
+        (None for no text or no tokens), from the generation's own prefill."""
         pad = self.tokenizer.pad_token_id or self.tokenizer.eos_token_id
-        return greedy_answers(self.llm, self.tokenizer, runs, max_new_tokens, batch_size, pad_token_id=pad)
+        ids = [self.tokenizer(t, add_special_tokens=False).input_ids if t else None for t in texts]
+        answers, nlls = greedy_answers_scoring(
+            self.llm, self.tokenizer, runs, ids, max_new_tokens, batch_size, pad_token_id=pad
+        )
+        scored = [None if total is None else (total, len(i)) for total, i in zip(nlls, ids, strict=True)]
+        return answers, scored
 
 
 def run_projector(projector: Projector, frames: torch.Tensor) -> torch.Tensor:

@@ -302,21 +302,62 @@ def to_answer(run: SystemRun, prepared: Prepared, generated: Mapping[str, str]) 
     return Answer(answer=generated["main"], text_answer=text_answer, **fields)
 
 
-def with_reference_nlls(answer: Answer, prepared: Prepared, reference: str | None, nll) -> Answer:
-    """``answer`` with the NLL of ``reference`` (text's answer to the item) under the system's run and the
-    mismatched run (``nll(run, text) -> (summed NLL, tokens)``: ``behaviour.nll_scorer``)."""
-    if nll is None or not reference or prepared.main is None:
+SCORED_ROLES = ("main", "mismatched")  # the runs under which the reference's NLL is recorded
+
+
+def with_reference_nlls(answer: Answer, scored: Mapping[str, tuple[float, int]]) -> Answer:
+    """``answer`` with the reference's (summed NLL, tokens) by role (``generate_chunk``'s)."""
+    main, mismatched = scored.get("main"), scored.get("mismatched")
+    if main is None:
         return answer
-    scored = nll(prepared.main, reference)
-    if scored is None:
-        return answer
-    mismatched = nll(prepared.mismatched, reference) if prepared.mismatched is not None else None
     return replace(
         answer,
-        reference_nll=scored[0],
-        reference_tokens=scored[1],
+        reference_nll=main[0],
+        reference_tokens=main[1],
         mismatched_nll=None if mismatched is None else mismatched[0],
     )
+
+
+def reference_of(run: SystemRun, item, references: Mapping[str, str] | None) -> str | None:
+    """What an audio system's behaviour match scores: text's answer to the item (``references``)."""
+    return None if run.kind == TEXT else (references or {}).get(item.id)
+
+
+def generate_chunk(run: SystemRun, prepared: Sequence[Prepared], backend, references, nll, **settings):
+    """The generated text of every role of every prepared item, and the reference's NLLs by role. An audio
+    system's reference (text's answer) is known beforehand: a backend with ``generate_scoring`` reads its NLL
+    off the generation's own prefill; otherwise ``nll`` scores it afterwards (``text`` its own answer)."""
+    runs = [(k, role, r) for k, p in enumerate(prepared) for role, r in p.runs.items()]
+    generated: list[dict[str, str]] = [{} for _ in prepared]
+    scored: list[dict[str, tuple[float, int]]] = [{} for _ in prepared]
+    fused = nll is not None and run.kind != TEXT and hasattr(backend, "generate_scoring")
+    if not runs:
+        return generated, scored
+    if fused:
+        texts = [
+            reference_of(run, prepared[k].item, references) if role in SCORED_ROLES else None
+            for k, role, _ in runs
+        ]
+        answers, scores = backend.generate_scoring([r for _, _, r in runs], texts, **settings)
+    else:
+        answers, scores = backend.generate([r for _, _, r in runs], **settings), [None] * len(runs)
+    for (k, role, _), answer, score in zip(runs, answers, scores, strict=True):
+        generated[k][role] = answer
+        if score is not None:
+            scored[k][role] = score
+    if nll is not None and not fused:
+        requests = [
+            (k, role, r, generated[k]["main"] if run.kind == TEXT else reference_of(run, p.item, references))
+            for k, p in enumerate(prepared)
+            for role, r in p.runs.items()
+            if role in SCORED_ROLES
+        ]
+        requests = [request for request in requests if request[3]]
+        scores = nll([(r, reference) for _, _, r, reference in requests]) if requests else []
+        for (k, role, _, _), score in zip(requests, scores, strict=True):
+            if score is not None:
+                scored[k][role] = score
+    return generated, scored
 
 
 def answer_items(
@@ -330,7 +371,7 @@ def answer_items(
     asr: Callable[[Any], str] | None = None,
     chunk_items: int | None = None,
     references: Mapping[str, str] | None = None,
-    nll: Callable[[Run, str], tuple[float, int] | None] | None = None,
+    nll: Callable[[Sequence[tuple[Run, str]]], list[tuple[float, int] | None]] | None = None,
     control_items: int | None = None,
 ) -> list[Answer]:
     """Every item's answer, in item order: cached ones reused, the rest prepared, generated in batches and
@@ -356,16 +397,11 @@ def answer_items(
         for first in range(0, len(todo), chunk_items):
             chunk = todo[first : first + chunk_items]
             prepared = [prepare(run, items[i], backend, asr, partners.get(items[i].id)) for i in chunk]
-            runs = [(k, role, r) for k, p in enumerate(prepared) for role, r in p.runs.items()]
-            texts = backend.generate([r for _, _, r in runs], max_new_tokens, batch_size) if runs else []
-            generated: list[dict[str, str]] = [{} for _ in chunk]
-            for (k, role, _), text in zip(runs, texts, strict=True):
-                generated[k][role] = text
-            new = {}
-            for i, p, g in zip(chunk, prepared, generated, strict=True):
-                answer = to_answer(run, p, g)
-                reference = answer.answer if run.kind == TEXT else (references or {}).get(items[i].id)
-                new[keys[i]] = with_reference_nlls(answer, p, reference, nll)
+            generated, scored = generate_chunk(
+                run, prepared, backend, references, nll, max_new_tokens=max_new_tokens, batch_size=batch_size
+            )
+            answers = [to_answer(run, p, g) for p, g in zip(prepared, generated, strict=True)]
+            new = {keys[i]: with_reference_nlls(a, s) for i, a, s in zip(chunk, answers, scored, strict=True)}
             if cache is not None:
                 cache.add_many({"key": k, "answer": asdict(a)} for k, a in new.items())
             done |= new
