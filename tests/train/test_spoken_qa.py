@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import pytest
+import torch
+from tiny_sift import model_config, needs_tokenizer
 
+from speechalign.backends.checkpoint import Projectors
 from speechalign.errors import UserFacingError
-from speechalign.train.spoken_qa import answer_scores, compare_with_control
+from speechalign.train.model import SiftSpeechLLM
+from speechalign.train.spoken_qa import answer_scores, compare_with_control, greedy_answers
 
 
 def test_paired_comparison_of_trained_and_untrained_items():
@@ -36,3 +40,17 @@ def test_paired_comparison_of_trained_and_untrained_items():
         "token_f1": pytest.approx(2 / 3),
     }
     assert answer_scores("", "42") == {"contains_answer": 0.0, "token_f1": 0.0}  # empty: wrong
+
+
+@needs_tokenizer
+def test_batched_answers_equal_one_at_a_time(tiny):
+    """Prompts of three lengths in one left-padded batch: each answer as when generated alone."""
+    llm, tokenizer = tiny
+    config = model_config(False)
+    model = SiftSpeechLLM(config, llm, tokenizer, Projectors(config, seed=0))
+    torch.manual_seed(0)
+    width = llm.get_input_embeddings().embedding_dim
+    prompts = [torch.randn(n, width) for n in (12, 5, 9)]
+    batched = greedy_answers(model, prompts, max_new_tokens=6)
+    assert batched == [greedy_answers(model, [p], max_new_tokens=6)[0] for p in prompts]
+    assert len(set(batched)) > 1  # distinct answers: the rows did not get each other's

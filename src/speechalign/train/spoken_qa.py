@@ -79,18 +79,30 @@ def prompt_embeddings(model: SiftSpeechLLM, pieces: PromptPieces, slot: torch.Te
     return torch.cat([model.embed_ids(pieces.before), slot, model.embed_ids(pieces.after)])
 
 
+ANSWER_BATCH = 16  # prompts per generation batch (decoding reads the weights once per step for all of them)
+
+
 @torch.no_grad()
-def greedy_answer(model: SiftSpeechLLM, prompt: torch.Tensor, max_new_tokens: int) -> str:
+def greedy_answers(model: SiftSpeechLLM, prompts: Sequence[torch.Tensor], max_new_tokens: int) -> list[str]:
+    """Greedy answers of prompts ``(S_i, D)``, left-padded in batches of similar lengths (as the evaluate
+    stage's), each cut at its first end token."""
+    from speechalign.backends.base import left_pad, length_batches
     from speechalign.sift.targets import end_token_ids, split_generation
 
-    out = model.llm.generate(
-        inputs_embeds=prompt[None],
-        attention_mask=torch.ones(1, len(prompt), dtype=torch.long, device=prompt.device),
-        max_new_tokens=max_new_tokens,
-        do_sample=False,
-        pad_token_id=model.tokenizer.pad_token_id or model.tokenizer.eos_token_id,
-    )  # (1, new): with inputs_embeds only the new tokens come back
-    return split_generation(out[0].tolist(), end_token_ids(model.tokenizer, model.llm), model.tokenizer).text
+    ends = end_token_ids(model.tokenizer, model.llm)
+    answers = [""] * len(prompts)
+    for chunk in length_batches([len(p) for p in prompts], ANSWER_BATCH):
+        embeds, mask = left_pad([prompts[i] for i in chunk])
+        out = model.llm.generate(
+            inputs_embeds=embeds.to(model.device),
+            attention_mask=mask.to(model.device),
+            max_new_tokens=max_new_tokens,
+            do_sample=False,
+            pad_token_id=model.tokenizer.pad_token_id or model.tokenizer.eos_token_id,
+        )  # (B, new): with inputs_embeds only the new tokens come back
+        for i, ids in zip(chunk, out.tolist(), strict=True):
+            answers[i] = split_generation(ids, ends, model.tokenizer).text
+    return answers
 
 
 @torch.no_grad()
@@ -104,20 +116,16 @@ def score_model(
     """The three scores of the audio run, and the text run's as the upper bound."""
     from tqdm import tqdm
 
+    def pieces(item: QAItem, response: str) -> PromptPieces:
+        return prompt_pieces(
+            model.tokenizer, system_prompt, item.question_prompt, model.config.layout, response, False
+        )
+
+    prompts = [prompt_embeddings(model, pieces(item, item.answer), audio_slot(model, item)) for item in items]
+    answers = greedy_answers(model, prompts, max_new_tokens)
     rows = []
-    for item in tqdm(items, desc="spoken QA", unit="item", mininterval=2):
-        gold = prompt_pieces(
-            model.tokenizer, system_prompt, item.question_prompt, model.config.layout, item.answer, False
-        )
-        self_target = prompt_pieces(
-            model.tokenizer,
-            system_prompt,
-            item.question_prompt,
-            model.config.layout,
-            text_answers[item.id],
-            False,
-        )
-        answer = greedy_answer(model, prompt_embeddings(model, gold, audio_slot(model, item)), max_new_tokens)
+    for item, answer in zip(tqdm(items, desc="spoken QA", unit="item", mininterval=2), answers, strict=True):
+        gold, self_target = pieces(item, item.answer), pieces(item, text_answers[item.id])
         rows.append(
             {
                 "id": item.id,
@@ -205,11 +213,11 @@ def text_run_answers(
     model: SiftSpeechLLM, items: Sequence[QAItem], system_prompt: str, max_new_tokens: int
 ) -> dict:
     """What the frozen LLM answers with the transcript where the audio was (the SIFT-style reference)."""
-    answers = {}
+    prompts = []
     for item in items:
         pieces = prompt_pieces(
             model.tokenizer, system_prompt, item.question_prompt, model.config.layout, "", True
         )
-        prompt = prompt_embeddings(model, pieces, model.embed_ids(transcript_ids(model, item)))
-        answers[item.id] = greedy_answer(model, prompt, max_new_tokens) or "."
-    return answers
+        prompts.append(prompt_embeddings(model, pieces, model.embed_ids(transcript_ids(model, item))))
+    answers = greedy_answers(model, prompts, max_new_tokens)
+    return {item.id: answer or "." for item, answer in zip(items, answers, strict=True)}
