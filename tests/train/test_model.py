@@ -8,7 +8,7 @@ import torch
 from tiny_sift import model_config, needs_tokenizer
 
 from speechalign.backends.checkpoint import Projectors
-from speechalign.train.model import SiftSpeechLLM, prompt_pieces, response_nll, response_nlls
+from speechalign.train.model import SiftSpeechLLM, prompt_pieces
 
 
 @needs_tokenizer
@@ -80,20 +80,3 @@ def test_the_fast_loss_equals_the_straightforward_one_with_its_gradients(tiny, d
         assert got[2].keys() == reference[2].keys() and reference[2]
         for name, grad in reference[2].items():
             torch.testing.assert_close(got[2][name], grad, rtol=1e-4, atol=1e-6)
-
-
-@needs_tokenizer
-def test_batched_response_nlls_equal_each_unpadded_one(tiny):
-    """Contexts of three lengths, responses of one to five tokens, in one right-padded batch: each sum as the
-    unpadded forward gives it (the longer rows' padding never reaches a shorter row's real positions)."""
-    llm, _ = tiny
-    torch.manual_seed(1)
-    width = llm.get_input_embeddings().embedding_dim
-    contexts = [torch.randn(n, width) for n in (7, 19, 3)]
-    responses = [[5, 9, 2], [11], [4, 4, 8, 1, 30]]
-    with torch.no_grad():
-        batched = response_nlls(llm, contexts, responses)
-        alone = [response_nll(llm, c, r) for c, r in zip(contexts, responses, strict=True)]
-    assert len(batched) == 3 and len({round(a.item(), 3) for a in alone}) == 3  # distinct sums
-    for got, expected in zip(batched, alone, strict=True):
-        assert got.item() == pytest.approx(expected.item(), rel=1e-5)

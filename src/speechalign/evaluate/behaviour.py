@@ -137,32 +137,25 @@ def repeats_transcript(answer: str, transcript: str, threshold: float) -> float:
 
 
 # --- behaviour match (in the answer job, which holds the model) -------------------------------------------
-def nll_scorer(backend, batch_size: int = 64) -> Callable[[Sequence[tuple[object, str]]], list]:
+def nll_scorer(backend) -> Callable[[Sequence[tuple[object, str]]], list]:
     """``score([(run, text), ...]) -> [(summed NLL, tokens) | None, ...]``: each ``text`` teacher-forced
-    after a composed backend's run (its ``payload["inputs_embeds"] (1, S, D)``) through the frozen LM, in
-    batches of similar lengths (``speechalign.train.model.response_nlls``); None for a text without tokens.
-    The text system's own answers need it; an audio system's are scored during generation
-    (``ComposedSpeechLLM.generate_scoring``)."""
+    after a composed backend's run (its ``payload["inputs_embeds"] (1, S, D)``) through the frozen LM
+    (``speechalign.train.model.response_nll``, one forward each: batching buys nothing on the CPU,
+    docs/performance.md); None for a text without tokens. The text system's own answers need it; an audio
+    system's are read off its generation's prefill (``ComposedSpeechLLM.generate_scoring``)."""
     import torch
 
-    from speechalign.backends.base import length_batches
-    from speechalign.train.model import response_nlls
+    from speechalign.train.model import response_nll
 
-    def score(pairs: Sequence[tuple[object, str]]) -> list[tuple[float, int] | None]:
-        ids = [backend.tokenizer(text, add_special_tokens=False).input_ids for _, text in pairs]
-        scored: list[tuple[float, int] | None] = [None] * len(pairs)
-        todo = [k for k, i in enumerate(ids) if i]
-        lengths = [pairs[k][0].length + len(ids[k]) for k in todo]
-        for batch in length_batches(lengths, batch_size):
-            chosen = [todo[b] for b in batch]
-            contexts = [pairs[k][0].payload["inputs_embeds"][0] for k in chosen]
-            with torch.inference_mode():
-                totals = response_nlls(backend.llm, contexts, [ids[k] for k in chosen])
-            for k, total in zip(chosen, totals, strict=True):
-                scored[k] = (float(total), len(ids[k]))
-        return scored
+    def score_one(run, text: str) -> tuple[float, int] | None:
+        ids = backend.tokenizer(text, add_special_tokens=False).input_ids
+        if not ids:
+            return None
+        with torch.inference_mode():
+            total = response_nll(backend.llm, run.payload["inputs_embeds"][0], ids)
+        return float(total), len(ids)
 
-    return score
+    return lambda pairs: [score_one(run, text) for run, text in pairs]
 
 
 # --- per item ---------------------------------------------------------------------------------------------

@@ -141,7 +141,7 @@ def run_answer(args: argparse.Namespace) -> None:
         batch_size=params["batch_size"],
         asr=asr,
         references=references,
-        nll=nll_scorer(backend, params["batch_size"]),
+        nll=nll_scorer(backend),
         control_items=params["control_items"],
     )
     S.write_answers(args.out, answers)

@@ -27,8 +27,7 @@ The loss (:meth:`SiftSpeechLLM.response_losses`) spends compute only where the p
 The straightforward computation (the whole prompt and response in one padded batch, logits of every position)
 gives the same loss and gradients to float tolerance (tests/train/test_model.py); benchmarks/bench_sift.py
 keeps the implementation before it as the baseline it is timed against. :func:`response_nll` is the one
-teacher-forced NLL of the project; :func:`response_nlls` computes it for a batch of prompts without gradients
-(the evaluate stage's behaviour match).
+teacher-forced NLL of the project: the evaluate stage's behaviour match scores answers with it too.
 
 A checkpoint is a folder (``speechalign.backends.checkpoint``); :func:`load_checkpoint` rebuilds the whole
 model from it alone.
@@ -150,26 +149,6 @@ def response_nll(llm, context: torch.Tensor, response: Sequence[int], past=None,
     ).last_hidden_state[0]  # (S, D)
     logits = llm.get_output_embeddings()(hidden[len(context) - 1 :]).float()  # (R, V)
     return nn.functional.cross_entropy(logits, ids, reduction="sum")
-
-
-def response_nlls(
-    llm, contexts: Sequence[torch.Tensor], responses: Sequence[Sequence[int]]
-) -> list[torch.Tensor]:
-    """:func:`response_nll` of each ``(contexts[i] (C_i, D), responses[i])`` pair, in one forward without
-    gradients: the sequences right-padded, where a causal LM's real positions never see the padding after
-    them, so no attention mask is needed and each sum equals the unpadded one to float tolerance."""
-    device = next(llm.parameters()).device
-    embed = llm.get_input_embeddings()
-    ids = [torch.as_tensor(list(r), dtype=torch.long, device=device) for r in responses]
-    rows = [torch.cat([c.to(device), embed(r[:-1])]) for c, r in zip(contexts, ids, strict=True)]
-    inputs = torch.nn.utils.rnn.pad_sequence(rows, batch_first=True)  # (B, S_max, D), zeros after each row
-    hidden = llm.get_decoder()(inputs_embeds=inputs, use_cache=False).last_hidden_state  # (B, S_max, D)
-    head = llm.get_output_embeddings()
-    totals = []
-    for row, (context, target) in enumerate(zip(contexts, ids, strict=True)):
-        predicting = hidden[row, len(context) - 1 : len(context) - 1 + len(target)]  # (R, D)
-        totals.append(nn.functional.cross_entropy(head(predicting).float(), target, reduction="sum"))
-    return totals
 
 
 def load_frozen_llm(ref: str):
