@@ -7,7 +7,7 @@ import math
 
 import pandas as pd
 
-from speechalign.report.findings import CLAIMS, NOT_RUN, findings_table
+from speechalign.report.findings import CLAIMS, NO_PAIRS, NOT_RUN, findings_table
 
 
 def comparison(better, worse, metric, difference, low, high, task=None, verdict="holds"):
@@ -33,6 +33,8 @@ def test_each_claim_reads_its_own_comparisons_and_a_claim_not_run_keeps_its_row(
             ),  # a per-task row: not a finding
             comparison("sift_s", "tsit_s", "repeats", -0.5, -0.7, -0.3),
             comparison("sift_s", "tsit_s", "nll", -0.2, -0.3, -0.1),
+            # ran, but no item that both systems scored (the quick suite: text has no agreement score)
+            comparison("text", "sift_s+sift_sp", "score", math.nan, None, None, "overall", "not resolved"),
         ]
     )
     sift = "composed-sift_s"
@@ -49,6 +51,9 @@ def test_each_claim_reads_its_own_comparisons_and_a_claim_not_run_keeps_its_row(
     ]  # the NLL row belongs to another claim
     sift_tsit = table[table["claim"].str.startswith("SIFT beats TSIT")]
     assert sift_tsit["evidence"].tolist() == ["nll: sift_s - tsit_s"]
+    upper = table[table["claim"].str.startswith("text is the upper bound")]
+    assert upper["ours"].tolist() == [NO_PAIRS] and upper["verdict"].tolist() == ["not resolved"]
+    assert NO_PAIRS not in set(table.loc[table["verdict"] == NOT_RUN, "ours"])  # a claim not run says so
     two_stages = table[table["claim"].str.startswith("two stages")]
     assert two_stages["verdict"].tolist() == [NOT_RUN] and math.isnan(two_stages["p"].iloc[0])
     alas = table[table["claim"].str.contains("ALAS")]

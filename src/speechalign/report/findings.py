@@ -17,13 +17,14 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from speechalign.evaluate.behaviour import interval_text
+from speechalign.evaluate.behaviour import UNRESOLVED, interval_text
 from speechalign.evaluate.findings import OVERALL, SCORE_CLAIMS
 from speechalign.evaluate.systems import TEXT, UNTRAINED
 
-__all__ = ["CLAIMS", "COLUMNS", "NOT_RUN", "PaperClaim", "findings_table"]
+__all__ = ["CLAIMS", "COLUMNS", "NO_PAIRS", "NOT_RUN", "PaperClaim", "findings_table"]
 
 NOT_RUN = "not run in this profile"
+NO_PAIRS = "no item both systems scored"  # "ours" of a comparison that ran but had nothing to pair
 COLUMNS = ["claim", "paper", "evidence", "ours", "p", "seeds x items", "verdict"]
 TWO_STAGE = "sift_s+sift_sp"
 SEMANTIC_QA = "sqa"
@@ -117,7 +118,11 @@ def _row(claim: PaperClaim, evidence: str, difference, low, high, p, seeds, item
         "claim": claim.claim,
         "paper": claim.paper,
         "evidence": evidence,
-        "ours": interval_text(difference, low, high) if measured else "",
+        "ours": interval_text(difference, low, high)
+        if measured
+        else NO_PAIRS
+        if verdict == UNRESOLVED
+        else "",
         "p": float(p) if measured else float("nan"),
         "seeds x items": f"{int(seeds)} x {int(items)}" if measured else "",
         "verdict": verdict,
