@@ -257,13 +257,11 @@ def prefill_with_continuations(
     head = llm.get_output_embeddings()
     totals: list[float | None] = []
     for row, c in enumerate(ids):
+        if len(c) == 0:
+            totals.append(None)
+            continue
         predicting = out.last_hidden_state[row, prompt - 1 : prompt - 1 + len(c)]  # (R, D)
-        loss = (
-            torch.nn.functional.cross_entropy(head(predicting).float(), c, reduction="sum")
-            if len(c)
-            else None
-        )
-        totals.append(None if loss is None else float(loss))
+        totals.append(float(torch.nn.functional.cross_entropy(head(predicting).float(), c, reduction="sum")))
     cache = out.past_key_values
     cache.crop(-(width + 1))  # keep the prompts' first P - 1 columns
     return cache, totals

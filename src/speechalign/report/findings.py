@@ -118,15 +118,17 @@ def _row(claim: PaperClaim, evidence: str, difference, low, high, p, seeds, item
         "claim": claim.claim,
         "paper": claim.paper,
         "evidence": evidence,
-        "ours": interval_text(difference, low, high)
-        if measured
-        else NO_PAIRS
-        if verdict == UNRESOLVED
-        else "",
+        "ours": interval_text(difference, low, high) if measured else _unmeasured(verdict),
         "p": float(p) if measured else float("nan"),
         "seeds x items": f"{int(seeds)} x {int(items)}" if measured else "",
         "verdict": verdict,
     }
+
+
+def _unmeasured(verdict: str) -> str:
+    """What "ours" says without numbers: nothing to pair in a comparison that ran; blank when the verdict
+    (not run, not measurable) says why."""
+    return NO_PAIRS if verdict == UNRESOLVED else ""
 
 
 def findings_table(comparisons: pd.DataFrame, layer_trend: pd.DataFrame | None) -> pd.DataFrame:
