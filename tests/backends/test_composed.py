@@ -147,3 +147,23 @@ def test_spec_dtype_sets_the_frozen_models_dtype_and_runs(tmp_path, tiny_compose
     assert next(model.projector.parameters()).dtype == torch.float32  # trained in float32, kept so
     states = model.prefill(model.audio_run(tone(1.0), TASK))
     assert states.shape[0] == model.num_hidden_states and torch.isfinite(states).all()
+
+
+def test_a_clip_heard_again_is_not_encoded_again(tiny_composed):
+    """Validity conditions and mismatched controls hear the same clip again: one encoder forward per clip and
+    the same audio positions; the clip changed in one sample is encoded anew."""
+    calls = []
+    hook = tiny_composed.encoder.conv1.register_forward_hook(lambda *_: calls.append(1))
+    try:
+        wave = tone(0.77)  # a clip no other test of the shared fixture has encoded
+        first = tiny_composed.audio_run(wave, TASK)
+        again = tiny_composed.audio_run(wave.copy(), "Another instruction.")
+        assert len(calls) == 1
+        changed = wave.copy()
+        changed[0] += 0.5
+        tiny_composed.audio_run(changed, TASK)
+        assert len(calls) == 2
+    finally:
+        hook.remove()
+    audio = [run.payload["inputs_embeds"][0, run.span[0] : run.span[1]] for run in (first, again)]
+    assert torch.equal(*audio)

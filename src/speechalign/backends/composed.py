@@ -26,6 +26,8 @@ speech was (the LLM reading it), so text-side states never differ between varian
 
 from __future__ import annotations
 
+import hashlib
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -51,6 +53,7 @@ __all__ = ["DUAL_TAGS", "ComposedSpeechLLM", "encode_unpadded", "encode_unpadded
 
 WHISPER_FRAME_SECONDS = 0.02  # one encoder position (two 10 ms mel frames)
 WHISPER_OFFSET_SECONDS = -0.01  # see the module docstring
+ENCODED_CLIPS = 16  # clips whose encoder layers a backend keeps: a 30 s clip is 3 MB per layer
 # AZEROS's dual placement: <audio><meta>[paralinguistic]</meta><text>[semantic]</text></audio>
 DUAL_TAGS = ("<audio><meta>", "</meta><text>", "</text></audio>")
 
@@ -138,6 +141,7 @@ class ComposedSpeechLLM(SpeechLLM):
         self.tokenizer = tokenizer
         self.system_prompt = system_prompt
         self.layout = layout
+        self._encoded: OrderedDict[tuple, dict] = OrderedDict()  # the last clips' encoder layers
         self.sample_rate = feature_extractor.sampling_rate
         self.max_audio_seconds = encoder.config.max_source_positions * WHISPER_FRAME_SECONDS
         self.frame_seconds = WHISPER_FRAME_SECONDS * projector.config.stack
@@ -200,11 +204,20 @@ class ComposedSpeechLLM(SpeechLLM):
         """``{k: (1, P, d_enc)}``: the semantic features (``k = n_blocks``, what SIFT caches) and, for a
         dual model, block ``paralinguistic_layer``'s, from one encoder forward."""
         wave = self.check_wave(wave)
+        layers = [len(self.encoder.layers)] + ([self.paralinguistic_layer] if self.dual else [])
+        key = (hashlib.blake2b(wave.tobytes(), digest_size=16).digest(), wave.size, *layers)
+        if key in self._encoded:  # the same clip again (validity conditions, a mismatched control)
+            self._encoded.move_to_end(key)
+            return self._encoded[key]
         mel = self.feature_extractor(
             wave, sampling_rate=self.sample_rate, padding="longest", return_tensors="pt"
         ).input_features  # (1, n_mels, F), F = N // hop
-        layers = [len(self.encoder.layers)] + ([self.paralinguistic_layer] if self.dual else [])
-        return encode_unpadded_layers(self.encoder, mel.to(self.device, self.encoder.dtype), layers)
+        self._encoded[key] = encode_unpadded_layers(
+            self.encoder, mel.to(self.device, self.encoder.dtype), layers
+        )
+        if len(self._encoded) > ENCODED_CLIPS:
+            self._encoded.popitem(last=False)
+        return self._encoded[key]
 
     def encoder_frames(self, wave: np.ndarray) -> torch.Tensor:
         """Frozen encoder features of one waveform, ``(1, P, d_enc)`` (what SIFT caches)."""
