@@ -15,6 +15,10 @@ quick profile's own utterances and items (``BARE_WORK``: which inputs, how many 
 stage's job seconds over that limit times its jobs: what start-up, model loading, decoding and repeated
 passes add.
 Stages that train (sift, train) or only read and write files are not given a limit.
+
+``--calibrate`` adds the machine's speed now: one-thread float32 GFLOP/s of a 1024 x 1024 matmul (and of two
+side by side). Shared virtual machines of the same size differ by tens of percent from day to day; run it
+alone right after the DAG and quote it with the DAG's time, so runs on different days can be compared.
 """
 
 from __future__ import annotations
@@ -153,6 +157,23 @@ def with_limits(stages: pd.DataFrame, bare: dict[str, float]) -> pd.DataFrame:
     return stages
 
 
+def matmul_gflops(seconds: float = 5.0, side_by_side: int = 1) -> float:
+    """Float32 GFLOP/s of 1024 x 1024 matmuls on one thread, summed over ``side_by_side`` processes."""
+    import subprocess
+    import sys
+
+    code = (
+        "import time, torch; torch.set_num_threads(1); a = torch.randn(1024, 1024); n = 0\n"
+        f"t = time.perf_counter()\nwhile time.perf_counter() - t < {seconds}: a @ a; n += 1\n"
+        "print(n * 2 * 1024**3 / (time.perf_counter() - t) / 1e9)"
+    )
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+        for _ in range(side_by_side)
+    ]
+    return sum(float(proc.communicate()[0]) for proc in procs)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--logs", type=Path, default=Path("logs/bench"), help="the benchmark files' root")
@@ -161,6 +182,7 @@ def main() -> None:
     parser.add_argument(
         "--bare", action="store_true", help="time each model stage's bare forwards here: the ratio column"
     )
+    parser.add_argument("--calibrate", action="store_true", help="also time a matmul: the machine's speed")
     args = parser.parse_args()
     jobs = read_benchmarks(args.logs)
     stages = stage_summary(jobs)
@@ -175,6 +197,9 @@ def main() -> None:
         + top.to_markdown(index=False, floatfmt=".1f")
         + "\n"
     )
+    if args.calibrate:
+        one, two = matmul_gflops(), matmul_gflops(side_by_side=2)
+        text += f"\nmachine: {one:.1f} GFLOP/s on one thread, {two:.1f} with two processes side by side\n"
     print(text)
     if args.markdown:
         args.markdown.write_text(text, encoding="utf-8")

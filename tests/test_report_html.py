@@ -113,5 +113,5 @@ def test_captions_render_the_params_that_made_each_output(built):
     repo, _ = built
     html = (repo / "report.html").read_text()
     assert "tolerances_ms" in html and "20, 50, 100 ms" in html  # reference: quick's tolerances
-    assert re.search(r"train\.steps.{0,20}\(12\)", html)  # the quick profile's 12 steps
+    assert re.search(r"train\.steps.{0,20}\(6\)", html)  # the quick profile's 6 steps
     assert "{{" not in html.split("<script")[0]  # every Jinja placeholder was filled
