@@ -205,7 +205,7 @@ class ComposedSpeechLLM(SpeechLLM):
         dual model, block ``paralinguistic_layer``'s, from one encoder forward."""
         wave = self.check_wave(wave)
         layers = [len(self.encoder.layers)] + ([self.paralinguistic_layer] if self.dual else [])
-        key = (hashlib.blake2b(wave.tobytes(), digest_size=16).digest(), wave.size, *layers)
+        key = (hashlib.blake2b(wave.tobytes(), digest_size=16).digest(), *layers)
         if key in self._encoded:  # the same clip again (validity conditions, a mismatched control)
             self._encoded.move_to_end(key)
             return self._encoded[key]
