@@ -9,7 +9,16 @@ from tiny_sift import model_config, needs_tokenizer
 from speechalign.backends.checkpoint import Projectors
 from speechalign.errors import UserFacingError
 from speechalign.train.model import SiftSpeechLLM
-from speechalign.train.spoken_qa import answer_scores, compare_with_control, greedy_answers
+from speechalign.train.spoken_qa import (
+    QAItem,
+    answer_scores,
+    compare_with_control,
+    greedy_answers,
+    reused_text_run,
+    score_model,
+    text_run_answers,
+    text_run_key,
+)
 
 
 def test_paired_comparison_of_trained_and_untrained_items():
@@ -54,3 +63,38 @@ def test_batched_answers_equal_one_at_a_time(tiny):
     batched = greedy_answers(model, prompts, max_new_tokens=6)
     assert batched == [greedy_answers(model, [p], max_new_tokens=6)[0] for p in prompts]
     assert len(set(batched)) > 1  # distinct answers: the rows did not get each other's
+
+
+@needs_tokenizer
+def test_a_trained_model_reuses_its_controls_text_run_only_when_it_is_the_same(tiny):
+    """The text run is the frozen LLM's: a trained model's check takes the control's answers and NLLs and
+    scores exactly as if it had run them, and runs its own when anything the text run depends on differs."""
+    llm, tokenizer = tiny
+    config = model_config(False)
+    torch.manual_seed(0)
+    items = [
+        QAItem(
+            f"q{i}",
+            f"Question {i}?",
+            "forty",
+            f"the answer is {i} forty",
+            torch.randn(9, 8),
+            torch.randn(9, 8),
+        )
+        for i in range(3)
+    ]
+    control = SiftSpeechLLM(config, llm, tokenizer, Projectors(config, seed=0))
+    trained = SiftSpeechLLM(config, llm, tokenizer, Projectors(config, seed=1))  # other projector weights
+    answers = text_run_answers(control, items, "Be brief.", 5)
+    control_result = score_model(control, items, "Be brief.", answers, 5)
+    key = text_run_key(trained, items, "Be brief.", 5)
+    assert control_result["text_run"] == key  # the projectors are not part of it
+    reused_answers, nlls = reused_text_run(control_result, key)
+    assert reused_answers == answers == text_run_answers(trained, items, "Be brief.", 5)
+    assert score_model(trained, items, "Be brief.", reused_answers, 5, nlls) == score_model(
+        trained, items, "Be brief.", answers, 5
+    )
+    assert reused_text_run(control_result, text_run_key(trained, items, "Be long.", 5)) is None
+    assert reused_text_run(control_result, text_run_key(trained, items, "Be brief.", 6)) is None
+    assert reused_text_run(control_result, text_run_key(trained, items[:2], "Be brief.", 5)) is None
+    assert reused_text_run({"rows": control_result["rows"]}, key) is None  # a result from before the key

@@ -125,12 +125,14 @@ def run_spoken_qa(args: argparse.Namespace) -> None:
         prompt = task_instruction("sqa", backends["prompts"], question=u.question)
         sem, para = layers[n_blocks].clone(), layers[para_layer].clone()  # plain tensors, not inference ones
         items.append(E.QAItem(u.id, prompt, u.answer, u.text, sem, para))
-    system = backends["system_prompt"]
-    answers = E.text_run_answers(model, items, system, backends["max_new_tokens"])
-    result = E.score_model(model, items, system, answers, backends["max_new_tokens"])
+    system, max_new_tokens = backends["system_prompt"], backends["max_new_tokens"]
+    control = json.loads(Path(args.control).read_text(encoding="utf-8")) if args.control else {}
+    reused = E.reused_text_run(control, E.text_run_key(model, items, system, max_new_tokens))
+    answers, text_nlls = reused or (E.text_run_answers(model, items, system, max_new_tokens), None)
+    result = E.score_model(model, items, system, answers, max_new_tokens, text_nlls)
     result["model"] = args.checkpoint or f"untrained:{args.untrained}"
+    result["text_run_from"] = args.control if reused else None
     if args.control:
-        control = json.loads(Path(args.control).read_text(encoding="utf-8"))
         result["vs_untrained"] = {
             "control": args.control,
             **E.compare_with_control(

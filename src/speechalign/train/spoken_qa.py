@@ -11,7 +11,9 @@ the ALAS stage prompts it (the backends' system prompt, layout and ``sqa`` instr
   token F1; higher is better; an empty answer scores 0).
 
 The untrained control is the same architecture with the projectors at their seeded initialisation (the
-weights training starts from). The text run (transcript in place of the audio) is the upper bound.
+weights training starts from). The text run (transcript in place of the audio) is the upper bound; it is the
+frozen LLM's alone, so a trained model's check takes it from its control's result when everything it depends
+on is the same (``text_run_key``) instead of generating it again.
 
 Trained vs untrained (``vs_untrained``, when the control's result is given): per item, the difference of
 each score (trained minus untrained, on the same items), its mean with the project's paired interval and
@@ -112,8 +114,11 @@ def score_model(
     system_prompt: str,
     text_answers: Mapping[str, str],
     max_new_tokens: int,
+    text_run_nlls: Mapping[str, float] | None = None,
 ) -> dict:
-    """The three scores of the audio run, and the text run's as the upper bound."""
+    """The three scores of the audio run, and the text run's as the upper bound (``text_run_nlls``: the
+    text run's gold-answer NLLs when already known, e.g. from the control: the frozen LLM's, whatever the
+    projectors)."""
     from tqdm import tqdm
 
     def pieces(item: QAItem, response: str) -> PromptPieces:
@@ -131,14 +136,18 @@ def score_model(
                 "id": item.id,
                 "answer_nll": sequence_nll(model, gold, item, text_run=False),
                 "text_answer_nll": sequence_nll(model, self_target, item, text_run=False),
-                "text_run_answer_nll": sequence_nll(model, gold, item, text_run=True),
+                "text_run_answer_nll": text_run_nlls[item.id]
+                if text_run_nlls
+                else sequence_nll(model, gold, item, text_run=True),
                 **answer_scores(answer, item.answer),
                 "answer": answer,
+                "text_answer": text_answers[item.id],
             }
         )
     n = max(len(rows), 1)
     means = {k: sum(r[k] for r in rows) / n for k in (*NLL_SCORES, *ANSWER_SCORES)}
-    return {"items": len(rows), **means, "rows": rows}
+    text_run = text_run_key(model, items, system_prompt, max_new_tokens)
+    return {"items": len(rows), **means, "text_run": text_run, "rows": rows}
 
 
 NLL_SCORES = ("answer_nll", "text_answer_nll", "text_run_answer_nll")
@@ -221,3 +230,32 @@ def text_run_answers(
         prompts.append(prompt_embeddings(model, pieces, model.embed_ids(transcript_ids(model, item))))
     answers = greedy_answers(model, prompts, max_new_tokens)
     return {item.id: answer or "." for item, answer in zip(items, answers, strict=True)}
+
+
+def text_run_key(
+    model: SiftSpeechLLM, items: Sequence[QAItem], system_prompt: str, max_new_tokens: int
+) -> dict:
+    """Everything the text run depends on (the frozen LLM, the prompt and the items' questions and
+    transcripts, not the projectors): a result's text run is reused only where this is the same."""
+    import hashlib
+
+    digest = hashlib.blake2b(digest_size=16)
+    for item in items:
+        digest.update("\0".join((item.id, item.question_prompt, item.transcript, "")).encode())
+    return {
+        "llm": model.config.llm,
+        "layout": model.config.layout,
+        "system_prompt": system_prompt,
+        "max_new_tokens": max_new_tokens,
+        "dtype": str(model.llm.dtype),
+        "items": digest.hexdigest(),
+    }
+
+
+def reused_text_run(control: Mapping, key: Mapping) -> tuple[dict, dict] | None:
+    """The control's text-run answers and gold-answer NLLs by item when its text run was this one (same
+    ``text_run_key``), else None: the trained model's spoken-QA check then need not run the text run again."""
+    if control.get("text_run") != key:
+        return None
+    rows = control["rows"]
+    return {r["id"]: r["text_answer"] for r in rows}, {r["id"]: r["text_run_answer_nll"] for r in rows}
