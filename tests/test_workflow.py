@@ -189,13 +189,13 @@ def test_jobs_get_only_the_params_they_read():
     assert built[frozenset(["sift", "paralinguistic"])]["paralinguistic"].keys() == {"test_voices"}
 
 
-def test_a_cluster_job_resolves_its_inputs_with_its_own_rule_alone():
+def test_a_cluster_job_resolves_its_inputs_with_its_own_rule_alone(tmp_path):
     """A cluster job rebuilds the DAG with only its rule allowed: train_spoken_qa's input, the untrained
     control's result, must then be a file to read, not something train_spoken_qa claims (it was: KeyError
-    untrained-dual)."""
+    untrained-dual). In an empty working directory, so that file is missing in a checkout that ran the DAG."""
     proc = run(
         "snakemake", "--cores", "1", "--dry-run", "--allowed-rules", "train_spoken_qa",
-        "--config", "profile=quick",
+        "--config", "profile=quick", "--directory", str(tmp_path),
         "--", "results/train/qa/sit_sp/seed0.json", check=False,
     )  # fmt: skip
     assert "InputFunctionException" not in proc.stdout + proc.stderr

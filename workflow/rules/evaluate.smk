@@ -23,6 +23,7 @@ rule evaluate_answers:
     wildcard_constraints:
         system=r"[^/]+",
         seed=r"\d+",
+    priority: 10  # the longest jobs after training: see train_variant
     threads: 2
     params:
         # what an answer job reads (batch_size changes no answer: a rerun finds every answer in its cache)

@@ -34,6 +34,7 @@ rule sift_targets:
         "logs/sift/targets/{mode}.log",
     benchmark:
         "logs/bench/sift/targets/{mode}.tsv"
+    priority: 50  # the training jobs wait on it: see train_variant
     threads: 2
     params:
         cfg=stage_params("sift"),
@@ -56,6 +57,7 @@ rule sift_features:
         "logs/sift/features/{corpus}.log",
     benchmark:
         "logs/bench/sift/features/{corpus}.tsv"
+    priority: 50  # the training jobs wait on it: see train_variant
     threads: 2
     params:
         cfg=stage_params("train", keys=["device", "paralinguistic_layer", "feature_shard_size"]),

@@ -21,6 +21,8 @@ rule train_variant:
     wildcard_constraints:
         variant=VARIANT_PATTERN,
         seed=r"\d+",
+    priority: 40  # the longest chain (targets, features, training, the answers): started first, the
+    # short jobs fill the other core (Snakemake otherwise prefers the jobs with the largest inputs)
     threads: 2
     params:
         cfg=train_variant_params,
