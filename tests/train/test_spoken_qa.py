@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 from tiny_sift import model_config, needs_tokenizer
@@ -97,4 +99,6 @@ def test_a_trained_model_reuses_its_controls_text_run_only_when_it_is_the_same(t
     assert reused_text_run(control_result, text_run_key(trained, items, "Be long.", 5)) is None
     assert reused_text_run(control_result, text_run_key(trained, items, "Be brief.", 6)) is None
     assert reused_text_run(control_result, text_run_key(trained, items[:2], "Be brief.", 5)) is None
+    other_gold = [dataclasses.replace(item, answer="fifty") for item in items]  # the NLLs are of the gold
+    assert reused_text_run(control_result, text_run_key(trained, other_gold, "Be brief.", 5)) is None
     assert reused_text_run({"rows": control_result["rows"]}, key) is None  # a result from before the key

@@ -235,13 +235,14 @@ def text_run_answers(
 def text_run_key(
     model: SiftSpeechLLM, items: Sequence[QAItem], system_prompt: str, max_new_tokens: int
 ) -> dict:
-    """Everything the text run depends on (the frozen LLM, the prompt and the items' questions and
-    transcripts, not the projectors): a result's text run is reused only where this is the same."""
+    """Everything the text run and its gold-answer NLLs depend on (the frozen LLM, the prompt, the items'
+    questions, transcripts and answers; not the projectors): a result's text run is reused only where this
+    is the same."""
     import hashlib
 
     digest = hashlib.blake2b(digest_size=16)
     for item in items:
-        digest.update("\0".join((item.id, item.question_prompt, item.transcript, "")).encode())
+        digest.update("\0".join((item.id, item.question_prompt, item.transcript, item.answer, "")).encode())
     return {
         "llm": model.config.llm,
         "layout": model.config.layout,
