@@ -7,16 +7,8 @@ import numpy as np
 import pytest
 from tiny_models import FakeSbert, tone, write_utterance
 
-from speechalign.alas import (
-    agreement,
-    prepare_runs,
-    respond_corpus,
-    score_corpus,
-    score_utterance,
-    summarise,
-    word_char_spans,
-)
-from speechalign.alas.measure import figure_layers
+from speechalign.alas.measure import figure_layers, score_corpus, score_utterance, summarise, word_char_spans
+from speechalign.alas.respond import agreement, prepare_runs, respond_corpus
 from speechalign.backends import BackendInputError
 
 PROMPTS = {"sqa": "{question}? Answer in 10-15 words."}

@@ -32,7 +32,8 @@ def composed(provisioned):
 def test_real_composed_model_spans_prefill_answers_and_alas(composed, provisioned):
     from sentence_transformers import SentenceTransformer
 
-    from speechalign.alas import agreement, word_char_spans
+    from speechalign.alas.measure import word_char_spans
+    from speechalign.alas.respond import agreement
     from speechalign.audio import resample
     from speechalign.data.espeak import synthesize
     from speechalign.metrics.alas import alas, reference_path

@@ -11,8 +11,9 @@ import torch
 from tiny_models import tone, write_utterance
 
 from speechalign.backends import Projector, ProjectorConfig
-from speechalign.validity import conditions, pooled, ranking, separation, timing_check, validate_corpus
-from speechalign.validity.controls import MixedProjector
+from speechalign.validity.controls import MixedProjector, conditions
+from speechalign.validity.measure import validate_corpus
+from speechalign.validity.separation import pooled, ranking, separation, timing_check
 
 PROMPTS = {"sqa": "{question}? Answer in 10-15 words."}
 NORMALISATIONS = ["cosine", "centred", "corpus-centred", "pc-removed", "standardised"]

@@ -17,10 +17,10 @@ from speechalign.metrics.alas import (
     reference_path,
     similarity,
 )
-from speechalign.validity import (
+from speechalign.validity.controls import conditions, jittered_rows, oracle_embeddings, with_audio_embeddings
+from speechalign.validity.separation import (
     auc,
     choose_default,
-    conditions,
     effect_size,
     place_on_ruler,
     pooled,
@@ -28,7 +28,6 @@ from speechalign.validity import (
     selection,
     separation,
 )
-from speechalign.validity.controls import jittered_rows, oracle_embeddings, with_audio_embeddings
 from speechalign.validity.summary import ruler_summary
 
 

@@ -2,32 +2,9 @@
 Sentence-BERT agreement filter keeps a pair when the two answers agree (cosine >= the threshold; the ALAS
 paper: 0.7), and every utterance is scored layer by layer (``speechalign.metrics.alas`` does the math) into a
 tidy table and a per-model summary with bootstrap intervals. Every utterance a backend cannot take is recorded
-with its reason."""
+with its reason.
 
-from speechalign.alas.measure import (
-    TABLE_COLUMNS,
-    score_corpus,
-    score_utterance,
-    summarise,
-    word_char_spans,
-)
-from speechalign.alas.respond import (
-    RESPONSE_COLUMNS,
-    agreement,
-    prepare_runs,
-    respond_corpus,
-    task_of,
-)
-
-__all__ = [
-    "RESPONSE_COLUMNS",
-    "TABLE_COLUMNS",
-    "agreement",
-    "prepare_runs",
-    "respond_corpus",
-    "score_corpus",
-    "score_utterance",
-    "summarise",
-    "task_of",
-    "word_char_spans",
-]
+``respond``: the answers and the filter; ``measure``: the scores, the table and the summary; ``run``: any
+model on your own recordings. The package imports nothing itself, so that ``speechalign alas --help`` and a
+respond job do not pay for the scoring code's imports (numba, scipy).
+"""

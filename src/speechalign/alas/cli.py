@@ -21,9 +21,9 @@ intervals, and the paths of a few utterances.
 
 The model is an entry of params ``backends.models``; the utterances, threshold and scoring settings come from
 params ``alas``, the SBERT model from ``models.sbert``. Outputs of ``score``: the tidy table (one row per
-utterance and layer; columns in ``speechalign.alas.TABLE_COLUMNS``), the summary JSON (pooled ALAS per layer,
-lower is better, with bootstrap intervals, for the kept pairs and for all; the filter's counts; rejections
-with reasons) and an npz of MAS, reference and uniform paths.
+utterance and layer; columns in ``speechalign.alas.measure.TABLE_COLUMNS``), the summary JSON (pooled ALAS per
+layer, lower is better, with bootstrap intervals, for the kept pairs and for all; the filter's counts;
+rejections with reasons) and an npz of MAS, reference and uniform paths.
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> None:
 def run_respond(args: argparse.Namespace) -> None:
     from sentence_transformers import SentenceTransformer
 
-    from speechalign.alas import respond_corpus, task_of
+    from speechalign.alas.respond import respond_corpus, task_of
     from speechalign.backends import load_named_backend
     from speechalign.data.manifest import select_utterances
     from speechalign.io import atomic_path
@@ -145,7 +145,8 @@ def run_score(args: argparse.Namespace) -> None:
     import numpy as np
     import pandas as pd
 
-    from speechalign.alas import score_corpus, summarise, task_of
+    from speechalign.alas.measure import score_corpus, summarise
+    from speechalign.alas.respond import task_of
     from speechalign.backends import load_named_backend
     from speechalign.data.manifest import select_utterances
     from speechalign.io import atomic_path, write_json

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from speechalign.validity import pooled
+from speechalign.validity.separation import pooled
 
 CONTROL_ORDER = ["oracle", "aligned", "audio", "mismatched", "reversed", "untrained"]
 

@@ -6,37 +6,7 @@ map speech to the spoken token's embedding) and the ruler from it to the untrain
 audio, the negative controls (mismatched transcript, reversed audio, untrained projector) and placed models,
 under every normalisation; ``separation``, ``ranking`` and ``selection`` say which normalisation tells them
 apart best; ``summary`` reports a split (timing check, headline, ruler rho, placements).
+
+The package imports nothing itself, so that ``speechalign validity --help`` stays light; import from the
+modules (``controls``, ``measure``, ``separation``, ...).
 """
-
-from speechalign.validity.controls import NEGATIVES, Condition, conditions
-from speechalign.validity.measure import TABLE_COLUMNS, validate_corpus
-from speechalign.validity.separation import (
-    CRITERION,
-    auc,
-    choose_default,
-    effect_size,
-    place_on_ruler,
-    pooled,
-    ranking,
-    selection,
-    separation,
-    timing_check,
-)
-
-__all__ = [
-    "CRITERION",
-    "NEGATIVES",
-    "TABLE_COLUMNS",
-    "Condition",
-    "auc",
-    "choose_default",
-    "conditions",
-    "effect_size",
-    "place_on_ruler",
-    "pooled",
-    "ranking",
-    "selection",
-    "separation",
-    "timing_check",
-    "validate_corpus",
-]

@@ -18,10 +18,10 @@ the dev summary).
         --summary results/validity/composed-untrained/sqa/dev.json
 
 Outputs: the tidy table (utterance x condition x normalisation x layer; columns in
-``speechalign.validity.TABLE_COLUMNS``), the separation table (normalisation x layer x negative: AUC, effect
-size, sweep and ruler Spearman) and the summary JSON (selection, timing check, ruler and placements, pooled
-ALAS per condition and layer). The stage fails when the oracle does not sit on the reference at layer 0 (the
-backend's timing is wrong).
+``speechalign.validity.measure.TABLE_COLUMNS``), the separation table (normalisation x layer x negative: AUC,
+effect size, sweep and ruler Spearman) and the summary JSON (selection, timing check, ruler and placements,
+pooled ALAS per condition and layer). The stage fails when the oracle does not sit on the reference at layer 0
+(the backend's timing is wrong).
 """
 
 from __future__ import annotations
@@ -100,11 +100,13 @@ def placed_backends(backends, base: str, names, seed: int) -> dict:
 
 
 def run_score(args: argparse.Namespace) -> None:
-    from speechalign.alas import task_of
+    from speechalign.alas.respond import task_of
     from speechalign.backends import Projector, load_named_backend
     from speechalign.errors import UserFacingError
     from speechalign.io import atomic_path, write_json, write_text
-    from speechalign.validity import conditions, ranking, separation, validate_corpus
+    from speechalign.validity.controls import conditions
+    from speechalign.validity.measure import validate_corpus
+    from speechalign.validity.separation import ranking, separation
     from speechalign.validity.splits import validity_utterances
     from speechalign.validity.summary import split_summary
 
