@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 from tiny_models import tone, write_utterance
 
 from speechalign.backends import ProjectorConfig
@@ -37,3 +38,17 @@ def test_training_brings_positions_onto_their_tokens(tiny_composed, utterances):
     assert curve[-1] < 0.5 * curve[0]
     chance = 1 / len(data.token_embeddings[0])
     assert token_accuracy(projector, data) > 2 * chance
+
+
+def test_training_is_deterministic_for_a_seed_and_differs_across_seeds(tiny_composed, utterances):
+    data = position_data(tiny_composed, utterances)
+    config = ProjectorConfig(encoder_dim=16, llm_dim=32, hidden_dim=64, stack=4)
+
+    def weights(seed):
+        projector, curve = train_aligned(data, config, steps=20, lr=0.01, batch_size=8, seed=seed)
+        return curve, [p.detach().clone() for p in projector.parameters()]
+
+    (curve, first), (again_curve, again) = weights(0), weights(0)
+    assert curve == again_curve
+    assert all(torch.equal(a, b) for a, b in zip(first, again, strict=True))
+    assert not all(torch.equal(a, b) for a, b in zip(first, weights(1)[1], strict=True))
