@@ -200,3 +200,23 @@ def test_a_cluster_job_resolves_its_inputs_with_its_own_rule_alone(tmp_path):
     )  # fmt: skip
     assert "InputFunctionException" not in proc.stdout + proc.stderr
     assert "results/train/qa/untrained-dual/seed0.json" in proc.stdout + proc.stderr  # a missing input file
+
+
+def rule_blocks() -> dict[str, str]:
+    """Each rule's text in workflow/rules/*.smk, by name."""
+    blocks = {}
+    for path in sorted((ROOT / "workflow" / "rules").glob("*.smk")):
+        parts = re.split(r"^(?:local)?rule (\w+):\n", path.read_text(), flags=re.M)
+        blocks |= dict(zip(parts[1::2], parts[2::2], strict=True))
+    return blocks
+
+
+def test_every_rule_that_runs_a_command_writes_a_benchmark_file():
+    # benchmarks/bench_quick_dag.py reads where a run's time went from these: a rule without one is invisible
+    commands = {
+        name: text
+        for name, text in rule_blocks().items()
+        if re.search(r"^    (shell|run|script):", text, re.M)
+    }
+    missing = [name for name, text in commands.items() if "    benchmark:" not in text]
+    assert len(commands) > 20 and missing == []

@@ -113,6 +113,8 @@ rule notebook_html:
         report("{notebook}.html", caption="../report/notebook.rst", category="8. notebooks"),
     log:
         "logs/report/html/{notebook}.log",
+    benchmark:
+        "logs/bench/report/html/{notebook}.tsv"
     wildcard_constraints:
         notebook=r"results/(notebooks|validity)/.+",
     shell:
