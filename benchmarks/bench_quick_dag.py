@@ -30,7 +30,7 @@ from pathlib import Path
 import pandas as pd
 
 # logs/bench/<first folder>/... -> the stage whose rule wrote it (rule files: workflow/rules/<stage>.smk)
-STAGE_OF_FOLDER = {"respond": "alas", "check": "report"}
+STAGE_OF_FOLDER = {"check": "report"}
 
 
 def read_benchmarks(root: Path) -> pd.DataFrame:
@@ -73,9 +73,9 @@ def stage_summary(jobs: pd.DataFrame) -> pd.DataFrame:
 
 # stage -> (corpus the limit reads, params section naming its split and max_utterances, LM runs per
 # utterance): one encoder pass per utterance and one LM forward per run. evaluate: each bench item once per
-# answer job (its main run; the mismatched control and agreement items add more); alas: respond and score
-# each an audio and a text run per utterance; validity: the same (the controls add a forward per condition);
-# reference: the Whisper encoder only.
+# answer job (its main run; the mismatched control and agreement items add more); alas: an audio and a text
+# run per utterance (a job prefills each twice, to answer and to score: one prefill could serve both);
+# validity: the same (the controls add a forward per condition); reference: the Whisper encoder only.
 BARE_WORK = {
     "evaluate": ("bench", None, ("audio",)),
     "alas": ("sqa", "alas", ("audio", "text")),

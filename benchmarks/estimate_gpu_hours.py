@@ -105,19 +105,13 @@ PAPER_STAGES = {
         batch=1,
         note="HF Whisper-large-v3, beam 5, word timestamps",
     ),
-    "respond": PaperStage(
+    "alas_measure": PaperStage(
         items=2 * ALAS_ITEMS * 2,  # models x utterances x (audio run, text run)
         params=PARAMS["qwen2-audio-7b"],
-        tokens=ALAS_RUN_TOKENS + 40,  # + the answer
+        tokens=2 * ALAS_RUN_TOKENS + 40,  # the answer's prefill and <= 40 tokens, then the scoring prefill
         decode_steps=40,
         batch=8,  # backends.batch_size
-        note="2 models x 4k utterances x 2 prompts, <= 40 tokens",
-    ),
-    "alas_score": PaperStage(
-        items=2 * ALAS_ITEMS * 2,
-        params=PARAMS["qwen2-audio-7b"],
-        tokens=ALAS_RUN_TOKENS,
-        note="one prefill per run, every layer kept",
+        note="2 models x 4k utterances x 2 prompts: answer (<= 40 tokens), then a prefill keeping all layers",
     ),
 }
 
@@ -128,8 +122,7 @@ BENCH_GLOBS = {
     "train_variant": "train/*/seed*.tsv",
     "sift_eval": "train/qa/*/seed*.tsv",
     "reference_align": "reference/*/*.tsv",
-    "respond": "respond/*/*.tsv",
-    "alas_score": "alas/*/*.tsv",
+    "alas_measure": "alas/*/*.tsv",
 }
 
 
@@ -189,14 +182,13 @@ def quick_items_and_flops(run: Path, stage: str, bench: Path, quick: dict) -> tu
         encoder = 2 * PARAMS["whisper-base-encoder"] * 1500  # padded to 30 s
         decoder = 2 * (PARAMS["whisper-base"] - PARAMS["whisper-base-encoder"]) * 1.3 * words
         return len(rows), encoder + decoder
-    if stage in ("respond", "alas_score"):
+    if stage == "alas_measure":
         import pandas as pd
 
         pairs = len(pd.read_parquet(run / "results/responses" / bench.parent.name / f"{name}.parquet"))
         _, seconds, words = corpus_stats(run, name)
-        answer = quick["backends"]["max_new_tokens"] if stage == "respond" else 0
-        tokens = (12.5 * seconds + 1.3 * words) / 2 + 40 + answer  # mean of the audio and the text run
-        return 2 * pairs, 2 * llm * tokens
+        prompt = (12.5 * seconds + 1.3 * words) / 2 + 40  # mean of the audio and the text run
+        return 2 * pairs, 2 * llm * (2 * prompt + quick["backends"]["max_new_tokens"])  # answer, then score
     raise ValueError(stage)
 
 

@@ -24,8 +24,7 @@ LOCAL = PROFILES / "cluster-generic-local"
 # Rules that load a model big enough to need a GPU at the paper scale.
 GPU_RULES = {
     "reference_align",
-    "respond",
-    "alas_score",
+    "alas_measure",
     "sift_probe",
     "sift_targets",
     "sift_features",
@@ -83,7 +82,7 @@ def profile_config(name: str) -> dict:
 
 def test_slurm_dry_run_gives_every_job_memory_runtime_and_cpus():
     jobs = dry_run_jobs("profiles/slurm")
-    assert {"train_variant", "respond", "alas_score", "sift_targets", "data_real"} <= set(jobs)
+    assert {"train_variant", "alas_measure", "sift_targets", "data_real"} <= set(jobs)
     for rule, resources in jobs.items():
         for res in resources:
             missing = {"mem_mb", "runtime", "cpus_per_task"} - set(res)

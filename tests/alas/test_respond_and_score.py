@@ -3,6 +3,8 @@ decision, bad inputs recorded as rejections, scores consistent with speechalign.
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from tiny_models import FakeSbert, tone, write_utterance
@@ -192,3 +194,46 @@ def test_the_paper_profile_asks_the_alas_authors_instructions_and_no_prompt_clai
     assert prompts["emotion"].startswith("classify the emotion of the speaker in only one word")
     defaults = Path("params/defaults.yaml").read_text(encoding="utf-8")
     assert "The ALAS paper's instructions (its Figure 4)" not in defaults
+
+
+def test_measure_writes_what_respond_then_score_write(tmp_path, monkeypatch, tiny_composed):
+    """`speechalign alas measure` (the workflow's one job per model and corpus) against the two steps run
+    apart, through the CLI (backend and SBERT stubbed: the tiny model, letter counts)."""
+    import pandas as pd
+    import sentence_transformers
+
+    from speechalign import backends
+    from speechalign.cli import main
+    from speechalign.data.manifest import write_manifest
+    from speechalign.params import load_params
+
+    audio = tmp_path / "audio"
+    audio.mkdir()
+    corpus = tmp_path / "sqa"  # the folder's name is the corpus: its task, its prompt
+    long_text = " ".join(w for w, _, _ in WORDS_B)
+    write_manifest(
+        corpus,
+        [
+            write_utterance(audio, "u0", tone(1.5), "the cat sat", WORDS_A, "Who sat?", "the cat"),
+            write_utterance(audio, "u1", tone(2.1), long_text, WORDS_B, "Who?", "a"),
+        ],
+    )
+    monkeypatch.setattr(backends, "load_backend", lambda spec, seed: tiny_composed)
+    monkeypatch.setattr(sentence_transformers, "SentenceTransformer", lambda *a, **k: FakeSbert())
+    model = ["--model", "composed-untrained", "--corpus", str(corpus), "--seed", "0"]
+    alas = load_params(".")["alas"] | {"split": None, "max_utterances": None, "normalisation": "cosine"}
+    model += ["--alas-params", json.dumps(alas)]
+
+    def outputs(folder):
+        return ["--out", str(folder / "t.parquet"), "--summary", str(folder / "s.json")]
+
+    apart, together = tmp_path / "apart", tmp_path / "together"
+    responses = ["--responses", str(apart / "r.parquet")]
+    assert main(["alas", "respond", *model, "--out", str(apart / "r.parquet")]) == 0
+    assert main(["alas", "score", *model, *responses, *outputs(apart)]) == 0
+    responses = ["--responses", str(together / "r.parquet")]
+    assert main(["alas", "measure", *model, *responses, *outputs(together)]) == 0
+    for name in ("r.parquet", "t.parquet"):
+        pd.testing.assert_frame_equal(pd.read_parquet(together / name), pd.read_parquet(apart / name))
+    assert (together / "s.json").read_text() == (apart / "s.json").read_text()
+    assert len(pd.read_parquet(together / "t.parquet")) > 0

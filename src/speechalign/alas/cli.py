@@ -1,4 +1,5 @@
-"""``speechalign alas``: the ALAS stage for one speech LLM on one corpus, in two steps.
+"""``speechalign alas``: the ALAS stage for one speech LLM on one corpus, in two steps (``measure``: both in
+one process, the model loaded once: what the workflow runs).
 
 ``respond``: the model answers the audio prompt and the text prompt of every utterance (greedy); the
 Sentence-BERT agreement filter records each pair's similarity and decision.
@@ -14,6 +15,13 @@ intervals, and the paths of a few utterances.
         --out results/alas/composed-untrained/sqa.parquet \\
         --summary results/alas/composed-untrained/sqa.json \\
         --examples results/alas/composed-untrained/sqa.examples.npz
+
+``measure``: ``respond`` then ``score``; the responses table is written to ``--responses``.
+
+    speechalign alas measure --model composed-untrained --corpus data/corpora/sqa \\
+        --responses results/responses/composed-untrained/sqa.parquet \\
+        --out results/alas/composed-untrained/sqa.parquet \\
+        --summary results/alas/composed-untrained/sqa.json
 
 ``run``: ALAS of any model on your own recordings, no corpus or responses file (``speechalign.alas.run``).
 
@@ -34,7 +42,7 @@ from pathlib import Path
 
 from speechalign.params import add_section_options, section, top_level
 
-HELP = "responses + SBERT filter (respond), ALAS per utterance and layer (score)"
+HELP = "responses + SBERT filter (respond), ALAS per utterance and layer (score), both (measure)"
 log = logging.getLogger(__name__)
 
 
@@ -42,35 +50,43 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     steps = parser.add_subparsers(dest="action", required=True)
     respond = steps.add_parser("respond", help="answer the audio and text prompts; SBERT agreement filter")
     score = steps.add_parser("score", help="ALAS per utterance and layer, table + summary")
+    measure = steps.add_parser("measure", help="respond, then score, the model loaded once")
     run_ = steps.add_parser("run", help="ALAS of any model on your own wav files + transcripts (alas/run.py)")
-    for p in (respond, score):
+    for p in (respond, score, measure):
         p.add_argument("--model", required=True, help="a name in params backends.models")
         p.add_argument("--corpus", required=True, type=Path, help="a corpus manifest folder")
         p.add_argument("--seed", type=int, help="seed (default: params seed)")
         add_section_options(p, "alas", "backends")
     respond.add_argument("--out", required=True, type=Path, help="the responses table (.parquet)")
-    respond.add_argument("--sbert", help="Sentence-BERT model reference (default: params models.sbert)")
-    add_section_options(respond, "models")
+    for p in (respond, measure):
+        p.add_argument("--sbert", help="Sentence-BERT model reference (default: params models.sbert)")
+        add_section_options(p, "models")
     score.add_argument("--responses", required=True, type=Path, help="`speechalign alas respond`'s table")
-    score.add_argument("--out", required=True, type=Path, help="the ALAS table (.parquet)")
-    score.add_argument("--summary", required=True, type=Path, help="the summary (.json)")
-    score.add_argument("--examples", type=Path, help="paths of the first utterances (.npz)")
-    score.add_argument(
+    measure.add_argument("--responses", required=True, type=Path, help="the responses table it writes")
+    for p in (score, measure):
+        add_score_arguments(p)
+    from speechalign.alas.run import add_run_arguments  # light: heavy imports wait for the action
+
+    add_run_arguments(run_)
+
+
+def add_score_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", required=True, type=Path, help="the ALAS table (.parquet)")
+    parser.add_argument("--summary", required=True, type=Path, help="the summary (.json)")
+    parser.add_argument("--examples", type=Path, help="paths of the first utterances (.npz)")
+    parser.add_argument(
         "--selection",
         type=Path,
         help="the validity stage's dev summary (results/validity/<model>/<corpus>/dev.json) whose selected"
         " normalisation is the headline when params alas.normalisation is 'selected'",
     )
-    add_section_options(score, "validity")
-    score.add_argument(
+    add_section_options(parser, "validity")
+    parser.add_argument(
         "--reference",
         type=Path,
         help="the reference stage's word times (data/reference/<aligner>/<corpus>.jsonl.gz);"
         " default: the corpus's own exact times (oracle)",
     )
-    from speechalign.alas.run import add_run_arguments  # light: heavy imports wait for the action
-
-    add_run_arguments(run_)
 
 
 def run(args: argparse.Namespace) -> None:
@@ -78,38 +94,66 @@ def run(args: argparse.Namespace) -> None:
         from speechalign.alas.run import run_cli
 
         return run_cli(args)
-    {"respond": run_respond, "score": run_score}[args.action](args)
+    {"respond": run_respond, "score": run_score, "measure": run_measure}[args.action](args)
 
 
 def run_respond(args: argparse.Namespace) -> None:
+    utterances = respond_utterances(args)  # before the model loads: a bad corpus fails fast
+    write_responses(respond(args, load_model(args), utterances), args.out)
+
+
+def run_score(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    headline = headline_of(args)
+    responses = pd.read_parquet(args.responses)
+    score(args, load_model(args), responses, headline)
+
+
+def run_measure(args: argparse.Namespace) -> None:
+    import pandas as pd
+
+    headline, utterances = headline_of(args), respond_utterances(args)
+    backend = load_model(args)
+    write_responses(respond(args, backend, utterances), args.responses)
+    score(args, backend, pd.read_parquet(args.responses), headline)  # as `score` would read it
+
+
+def load_model(args: argparse.Namespace):
+    from speechalign.backends import load_named_backend
+
+    return load_named_backend(section(args, "backends"), args.model, top_level(args, "seed"))
+
+
+def respond_utterances(args: argparse.Namespace) -> list:
+    from speechalign.alas.respond import task_of
+    from speechalign.data.manifest import select_utterances
+
+    alas = section(args, "alas")
+    task_of(args.corpus.name, section(args, "backends")["tasks"])  # a corpus without a task fails here
+    return select_utterances(args.corpus, alas["split"], alas["max_utterances"])
+
+
+def respond(args: argparse.Namespace, backend, utterances: list):
+    """The responses table: answers to both prompts and the SBERT filter's decision per utterance."""
     from sentence_transformers import SentenceTransformer
 
     from speechalign.alas.respond import respond_corpus, task_of
-    from speechalign.backends import load_named_backend
-    from speechalign.data.manifest import select_utterances
-    from speechalign.io import atomic_path
     from speechalign.models import model_path
 
     backends = section(args, "backends")
     alas = section(args, "alas")
-    sbert_ref = args.sbert or section(args, "models")["sbert"]
-    utterances = select_utterances(args.corpus, alas["split"], alas["max_utterances"])
-    task = task_of(args.corpus.name, backends["tasks"])
-    # after the cheap checks: a bad corpus fails fast
-    backend = load_named_backend(backends, args.model, top_level(args, "seed"))
-    sbert = SentenceTransformer(model_path(sbert_ref), device="cpu")
+    sbert = SentenceTransformer(model_path(args.sbert or section(args, "models")["sbert"]), device="cpu")
     table = respond_corpus(
         backend,
         utterances,
-        task=task,
+        task=task_of(args.corpus.name, backends["tasks"]),
         prompts=backends["prompts"],
         sbert=sbert,
         threshold=alas["threshold"],
         max_new_tokens=backends["max_new_tokens"],
         batch_size=backends["batch_size"],
     )
-    with atomic_path(args.out) as tmp:
-        table.to_parquet(tmp, index=False)
     ok = table[table["status"] == "ok"]
     log.info(
         "%s on %s: %d utterances, %d answered, %d kept (threshold %.2f), mean similarity %.3f",
@@ -121,6 +165,14 @@ def run_respond(args: argparse.Namespace) -> None:
         alas["threshold"],
         ok["similarity"].mean() if len(ok) else float("nan"),
     )
+    return table
+
+
+def write_responses(table, path: Path) -> None:
+    from speechalign.io import atomic_path
+
+    with atomic_path(path) as tmp:
+        table.to_parquet(tmp, index=False)
 
 
 PAPER_NORMALISATION = "cosine"  # the ALAS paper's raw cosine: always scored beside the headline
@@ -141,20 +193,23 @@ def headline_normalisation(setting: str, selection: Path | None) -> tuple[str, s
     return chosen["normalisation"], f"validity on the dev split ({selection})"
 
 
-def run_score(args: argparse.Namespace) -> None:
+def headline_of(args: argparse.Namespace) -> tuple[str, str]:
+    return headline_normalisation(section(args, "alas")["normalisation"], args.selection)
+
+
+def score(args: argparse.Namespace, backend, responses, headline: tuple[str, str]) -> None:
+    """ALAS per utterance and layer of the responses' pairs under the ``headline`` normalisation (and what
+    chose it) and the paper's: the table, the summary and the examples."""
     import numpy as np
-    import pandas as pd
 
     from speechalign.alas.measure import score_corpus, summarise
     from speechalign.alas.respond import task_of
-    from speechalign.backends import load_named_backend
     from speechalign.data.manifest import select_utterances
     from speechalign.io import atomic_path, write_json
 
     params = section(args, "alas")
     backends = section(args, "backends")
     utterances = select_utterances(args.corpus, params["split"], params["max_utterances"])
-    responses = pd.read_parquet(args.responses)
     records, aligner = None, "oracle"
     if args.reference:
         from speechalign.reference import read_reference
@@ -162,8 +217,7 @@ def run_score(args: argparse.Namespace) -> None:
         records = read_reference(args.reference)
         aligner = args.reference.parent.name  # data/reference/<aligner>/<corpus>.jsonl.gz
     seed = top_level(args, "seed")
-    headline, selected_by = headline_normalisation(params["normalisation"], args.selection)
-    backend = load_named_backend(backends, args.model, seed)
+    headline, selected_by = headline
     table, rejected, examples = score_corpus(
         backend,
         utterances,
