@@ -134,6 +134,7 @@ def bare_seconds(root: Path = Path(".")) -> dict[str, float]:
                 for u in utterances
             ]
         seconds = 0.0
+        backend._encoded.clear()  # the backend keeps recent clips' encoder layers: each limit encodes afresh
         for audio, instruction, text in work:
             wave = backend.check_wave(load_wave(audio, backend.sample_rate))
             with torch.inference_mode():
