@@ -11,6 +11,8 @@ import nbformat
 import pytest
 from workflow_copy import copy_workflow, sh
 
+from speechalign.params import load_params
+
 CATEGORIES = [
     "0. params",
     "1. data",
@@ -113,5 +115,6 @@ def test_captions_render_the_params_that_made_each_output(built):
     repo, _ = built
     html = (repo / "report.html").read_text()
     assert "tolerances_ms" in html and "20, 50, 100 ms" in html  # reference: quick's tolerances
-    assert re.search(r"train\.steps.{0,20}\(6\)", html)  # the quick profile's 6 steps
+    steps = load_params(repo, {"profile": "quick"})["train"]["steps"]
+    assert re.search(rf"train\.steps.{{0,20}}\({steps}\)", html)  # the quick profile's training steps
     assert "{{" not in html.split("<script")[0]  # every Jinja placeholder was filled

@@ -44,6 +44,18 @@ def write_json(target: str | os.PathLike, obj: Any) -> None:
     write_text(target, json.dumps(obj, indent=2, sort_keys=True) + "\n")
 
 
+def folder_digest(folder: str | os.PathLike | None) -> str:
+    """sha256 over a folder's file names and bytes ("" for none): what a cache keys a small model folder on
+    (projectors, checkpoints), so that a retrained model misses it."""
+    if not folder:
+        return ""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in Path(folder).rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(folder)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:

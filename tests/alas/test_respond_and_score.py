@@ -196,44 +196,80 @@ def test_the_paper_profile_asks_the_alas_authors_instructions_and_no_prompt_clai
     assert "The ALAS paper's instructions (its Figure 4)" not in defaults
 
 
-def test_measure_writes_what_respond_then_score_write(tmp_path, monkeypatch, tiny_composed):
-    """`speechalign alas measure` (the workflow's one job per model and corpus) against the two steps run
-    apart, through the CLI (backend and SBERT stubbed: the tiny model, letter counts)."""
-    import pandas as pd
-    import sentence_transformers
-
-    from speechalign import backends
-    from speechalign.cli import main
+@pytest.fixture
+def sqa_corpus(tmp_path):
+    """A two-utterance corpus folder named sqa (the folder's name is the corpus: its task, its prompt)."""
     from speechalign.data.manifest import write_manifest
-    from speechalign.params import load_params
 
     audio = tmp_path / "audio"
     audio.mkdir()
-    corpus = tmp_path / "sqa"  # the folder's name is the corpus: its task, its prompt
     long_text = " ".join(w for w, _, _ in WORDS_B)
     write_manifest(
-        corpus,
+        tmp_path / "sqa",
         [
             write_utterance(audio, "u0", tone(1.5), "the cat sat", WORDS_A, "Who sat?", "the cat"),
             write_utterance(audio, "u1", tone(2.1), long_text, WORDS_B, "Who?", "a"),
         ],
     )
+    return tmp_path / "sqa"
+
+
+@pytest.fixture
+def cli(monkeypatch, tiny_composed, sqa_corpus):
+    """`speechalign alas <step>` on ``sqa_corpus`` with the tiny model and letter-count SBERT; returns a
+    function of the step and its other arguments (``threshold``: params alas.threshold)."""
+    import sentence_transformers
+
+    from speechalign import backends
+    from speechalign.cli import main
+    from speechalign.params import load_params
+
     monkeypatch.setattr(backends, "load_backend", lambda spec, seed: tiny_composed)
     monkeypatch.setattr(sentence_transformers, "SentenceTransformer", lambda *a, **k: FakeSbert())
-    model = ["--model", "composed-untrained", "--corpus", str(corpus), "--seed", "0"]
-    alas = load_params(".")["alas"] | {"split": None, "max_utterances": None, "normalisation": "cosine"}
-    model += ["--alas-params", json.dumps(alas)]
+    defaults = load_params(".")["alas"] | {"split": None, "max_utterances": None, "normalisation": "cosine"}
 
-    def outputs(folder):
-        return ["--out", str(folder / "t.parquet"), "--summary", str(folder / "s.json")]
+    def run(step, *extra, threshold=defaults["threshold"]):
+        alas = json.dumps(defaults | {"threshold": threshold})
+        common = ["--model", "composed-untrained", "--corpus", str(sqa_corpus), "--seed", "0"]
+        return main(["alas", step, *common, "--alas-params", alas, *map(str, extra)])
+
+    return run
+
+
+def outputs(folder):
+    return ["--out", folder / "t.parquet", "--summary", folder / "s.json"]
+
+
+def test_measure_writes_what_respond_then_score_write(tmp_path, cli):
+    """`speechalign alas measure` (the workflow's one job per model and corpus) against the two steps run
+    apart, through the CLI (backend and SBERT stubbed: the tiny model, letter counts)."""
+    import pandas as pd
 
     apart, together = tmp_path / "apart", tmp_path / "together"
-    responses = ["--responses", str(apart / "r.parquet")]
-    assert main(["alas", "respond", *model, "--out", str(apart / "r.parquet")]) == 0
-    assert main(["alas", "score", *model, *responses, *outputs(apart)]) == 0
-    responses = ["--responses", str(together / "r.parquet")]
-    assert main(["alas", "measure", *model, *responses, *outputs(together)]) == 0
+    assert cli("respond", "--out", apart / "r.parquet") == 0
+    assert cli("score", "--responses", apart / "r.parquet", *outputs(apart)) == 0
+    assert cli("measure", "--responses", together / "r.parquet", *outputs(together)) == 0
     for name in ("r.parquet", "t.parquet"):
         pd.testing.assert_frame_equal(pd.read_parquet(together / name), pd.read_parquet(apart / name))
     assert (together / "s.json").read_text() == (apart / "s.json").read_text()
     assert len(pd.read_parquet(together / "t.parquet")) > 0
+
+
+def test_measure_reuses_cached_responses_only_when_what_makes_them_is_the_same(tmp_path, cli, monkeypatch):
+    import pandas as pd
+
+    from speechalign.alas import respond
+
+    cache, first, again = tmp_path / "cache", tmp_path / "first", tmp_path / "again"
+    assert cli("measure", "--cache", cache, "--responses", first / "r.parquet", *outputs(first)) == 0
+    assert len(list(cache.glob("*.parquet"))) == 1
+
+    def no_generation(*args, **kwargs):
+        raise AssertionError("answered again")
+
+    monkeypatch.setattr(respond, "respond_corpus", no_generation)
+    assert cli("measure", "--cache", cache, "--responses", again / "r.parquet", *outputs(again)) == 0
+    for name in ("r.parquet", "t.parquet"):
+        pd.testing.assert_frame_equal(pd.read_parquet(again / name), pd.read_parquet(first / name))
+    with pytest.raises(AssertionError, match="answered again"):  # another threshold: other decisions
+        cli("measure", "--cache", cache, "--responses", again / "r.parquet", *outputs(again), threshold=0.1)

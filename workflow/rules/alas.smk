@@ -2,7 +2,8 @@
 # audio prompt and the text prompt of every utterance (greedy; SBERT agreement filter), then one prefill per
 # run gives ALAS per layer per utterance against the word times of params reference.aligner, under the
 # normalisation the validity stage chose on its dev split (params alas.normalisation: selected) and under the
-# paper's raw cosine beside it.
+# paper's raw cosine beside it. The responses are also kept in data/cache/alas/ (not an output: Snakemake
+# deletes outputs before a job runs), so a change on the scoring side alone reuses them.
 
 
 rule alas_measure:
@@ -31,7 +32,8 @@ rule alas_measure:
     shell:
         "speechalign alas measure --model {wildcards.model} --corpus {input.corpus} --responses {output.responses} "
         "--reference {input.reference} {params.selection} --out {output.table} --summary {output.summary} "
-        "--examples {output.examples} --sbert {params.sbert} --seed {params.seed} --alas-params {params.cfg} "
+        "--examples {output.examples} --sbert {params.sbert} --cache data/cache/alas/{wildcards.model}/{wildcards.corpus} "
+        "--seed {params.seed} --alas-params {params.cfg} "
         "--backends-params {params.backends} --validity-params {params.validity} 2> {log}"
 
 

@@ -60,6 +60,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     respond.add_argument("--out", required=True, type=Path, help="the responses table (.parquet)")
     for p in (respond, measure):
         p.add_argument("--sbert", help="Sentence-BERT model reference (default: params models.sbert)")
+        p.add_argument(
+            "--cache",
+            type=Path,
+            help="earlier responses tables, by what makes them (model, weights, prompts, utterances, SBERT,"
+            " threshold, seed): a table found in this folder is reused, not generated again",
+        )
         add_section_options(p, "models")
     score.add_argument("--responses", required=True, type=Path, help="`speechalign alas respond`'s table")
     measure.add_argument("--responses", required=True, type=Path, help="the responses table it writes")
@@ -99,7 +105,8 @@ def run(args: argparse.Namespace) -> None:
 
 def run_respond(args: argparse.Namespace) -> None:
     utterances = respond_utterances(args)  # before the model loads: a bad corpus fails fast
-    write_responses(respond(args, load_model(args), utterances), args.out)
+    table = cached_responses(args, utterances, lambda: respond(args, load_model(args), utterances))
+    write_responses(table, args.out)
 
 
 def run_score(args: argparse.Namespace) -> None:
@@ -115,7 +122,8 @@ def run_measure(args: argparse.Namespace) -> None:
 
     headline, utterances = headline_of(args), respond_utterances(args)
     backend = load_model(args)
-    write_responses(respond(args, backend, utterances), args.responses)
+    table = cached_responses(args, utterances, lambda: respond(args, backend, utterances))
+    write_responses(table, args.responses)
     score(args, backend, pd.read_parquet(args.responses), headline)  # as `score` would read it
 
 
@@ -165,6 +173,46 @@ def respond(args: argparse.Namespace, backend, utterances: list):
         alas["threshold"],
         ok["similarity"].mean() if len(ok) else float("nan"),
     )
+    return table
+
+
+RESPONSES_FORMAT = 1  # bump when the responses table's columns change: older cached tables then miss
+
+
+def responses_key(args: argparse.Namespace, utterances: list) -> str:
+    """Everything that makes the responses table, hashed: the model's params entry and projector weights, the
+    prompts and decoding settings, the SBERT model and threshold, the seed and the utterances."""
+    import hashlib
+    import json
+
+    from speechalign.backends import backend_spec
+    from speechalign.io import folder_digest
+
+    backends = section(args, "backends")
+    spec = backend_spec(backends, args.model)
+    projector = spec.get("projector")
+    weights = folder_digest(projector) if projector and Path(projector).is_dir() else ""
+    decoding = {k: backends[k] for k in ("prompts", "tasks", "max_new_tokens", "batch_size")}
+    sbert = args.sbert or section(args, "models")["sbert"]
+    items = [[u.id, u.audio_path, u.num_samples, u.speaker, u.text, u.question] for u in utterances]
+    threshold, seed = section(args, "alas")["threshold"], top_level(args, "seed")
+    blob = [spec, weights, decoding, sbert, threshold, seed, items, RESPONSES_FORMAT]
+    return hashlib.sha256(json.dumps(blob, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def cached_responses(args: argparse.Namespace, utterances: list, make):
+    """``make()``'s responses table, or the one ``--cache`` holds under the same key (the workflow's outputs
+    are deleted before a job reruns: a change on the scoring side alone then answers nothing again)."""
+    import pandas as pd
+
+    if args.cache is None:
+        return make()
+    path = args.cache / f"{responses_key(args, utterances)}.parquet"
+    if path.is_file():
+        log.info("%s on %s: responses from %s", args.model, args.corpus.name, path)
+        return pd.read_parquet(path)
+    table = make()
+    write_responses(table, path)
     return table
 
 

@@ -178,17 +178,6 @@ def backend_spec(
     }
 
 
-def checkpoint_digest(checkpoint: str | None) -> str:
-    """sha256 over a checkpoint folder's files (projectors are small): a retrained model misses the cache."""
-    if not checkpoint:
-        return ""
-    digest = hashlib.sha256()
-    for path in sorted(p for p in Path(checkpoint).rglob("*") if p.is_file()):
-        digest.update(str(path.relative_to(checkpoint)).encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
-
-
 # 2: the behaviour fields (mismatched control, reference NLLs); cached answers of format 1 lack them
 ANSWER_FORMAT = 2
 
@@ -203,7 +192,9 @@ def configuration_key(
 ) -> str:
     """Everything besides the item that changes an answer, hashed: model spec, weights, token budget, ASR, the
     ``text`` answers whose NLL it records, the items with a mismatched control, the answer format."""
-    changes = [dict(spec), checkpoint_digest(checkpoint), max_new_tokens, asr, dict(references or {})]
+    from speechalign.io import folder_digest
+
+    changes = [dict(spec), folder_digest(checkpoint), max_new_tokens, asr, dict(references or {})]
     blob = json.dumps([*changes, control_items, ANSWER_FORMAT], sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
