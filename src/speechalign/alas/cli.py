@@ -104,7 +104,7 @@ def run(args: argparse.Namespace) -> None:
 
 
 def run_respond(args: argparse.Namespace) -> None:
-    utterances = respond_utterances(args)  # before the model loads: a bad corpus fails fast
+    utterances = corpus_utterances(args)  # before the model loads: a bad corpus fails fast
     table = cached_responses(args, utterances, lambda: respond(args, load_model(args), utterances))
     write_responses(table, args.out)
 
@@ -112,19 +112,19 @@ def run_respond(args: argparse.Namespace) -> None:
 def run_score(args: argparse.Namespace) -> None:
     import pandas as pd
 
-    headline = headline_of(args)
+    headline, utterances = headline_of(args), corpus_utterances(args)
     responses = pd.read_parquet(args.responses)
-    score(args, load_model(args), responses, headline)
+    score(args, load_model(args), utterances, responses, headline)
 
 
 def run_measure(args: argparse.Namespace) -> None:
     import pandas as pd
 
-    headline, utterances = headline_of(args), respond_utterances(args)
+    headline, utterances = headline_of(args), corpus_utterances(args)
     backend = load_model(args)
     table = cached_responses(args, utterances, lambda: respond(args, backend, utterances))
     write_responses(table, args.responses)
-    score(args, backend, pd.read_parquet(args.responses), headline)  # as `score` would read it
+    score(args, backend, utterances, pd.read_parquet(args.responses), headline)  # as `score` would read it
 
 
 def load_model(args: argparse.Namespace):
@@ -133,7 +133,8 @@ def load_model(args: argparse.Namespace):
     return load_named_backend(section(args, "backends"), args.model, top_level(args, "seed"))
 
 
-def respond_utterances(args: argparse.Namespace) -> list:
+def corpus_utterances(args: argparse.Namespace) -> list:
+    """The utterances both steps work on (params alas split and max_utterances), read once per job."""
     from speechalign.alas.respond import task_of
     from speechalign.data.manifest import select_utterances
 
@@ -245,19 +246,17 @@ def headline_of(args: argparse.Namespace) -> tuple[str, str]:
     return headline_normalisation(section(args, "alas")["normalisation"], args.selection)
 
 
-def score(args: argparse.Namespace, backend, responses, headline: tuple[str, str]) -> None:
+def score(args: argparse.Namespace, backend, utterances: list, responses, headline: tuple[str, str]) -> None:
     """ALAS per utterance and layer of the responses' pairs under the ``headline`` normalisation (and what
     chose it) and the paper's: the table, the summary and the examples."""
     import numpy as np
 
     from speechalign.alas.measure import score_corpus, summarise
     from speechalign.alas.respond import task_of
-    from speechalign.data.manifest import select_utterances
     from speechalign.io import atomic_path, write_json
 
     params = section(args, "alas")
     backends = section(args, "backends")
-    utterances = select_utterances(args.corpus, params["split"], params["max_utterances"])
     records, aligner = None, "oracle"
     if args.reference:
         from speechalign.reference import read_reference
