@@ -92,6 +92,27 @@ def test_answers_scored_from_their_own_prefill_equal_generation_and_a_separate_f
         assert got[1] == expected[1] and got[0] == pytest.approx(expected[0], rel=1e-5)
 
 
+def test_length_batches_decoded_together_answer_as_one_at_a_time(tiny_composed):
+    """Prompts too different in length for one prefill batch, decoded in one loop (their caches left-padded
+    to the longest): each answer and NLL as when its prompt is generated alone; a batch_size of 1 decodes
+    each alone."""
+    from speechalign.backends.base import decoding_groups, length_batches
+
+    runs = [tiny_composed.audio_run(tone(s), TASK) for s in (0.4, 6.0, 0.5, 12.0)]
+    runs.append(tiny_composed.text_run("the cat", TASK))
+    texts = ["A tone.", "A longer answer about what was heard.", None, "Ok", "Yes, a cat."]
+    batches = length_batches([r.length for r in runs], 8)
+    assert len(batches) >= 2 and len(decoding_groups(batches, 8)) == 1
+    answers, scored = tiny_composed.generate_scoring(runs, texts, max_new_tokens=8, batch_size=8)
+    for run, text, answer, score in zip(runs, texts, answers, scored, strict=True):
+        alone, alone_score = tiny_composed.generate_scoring([run], [text], max_new_tokens=8, batch_size=1)
+        assert answer == alone[0]
+        assert (score is None) == (text is None)
+        if score is not None:
+            assert score[1] == alone_score[0][1] and score[0] == pytest.approx(alone_score[0][0], rel=1e-5)
+    assert len(set(answers)) > 1  # distinct answers: the rows did not get each other's
+
+
 def test_projector_is_deterministic_for_a_seed_and_round_trips(tmp_path):
     cfg = ProjectorConfig(encoder_dim=16, llm_dim=32, hidden_dim=24, stack=4)
     a, b, c = (Projector.initialised(cfg, seed=s) for s in (0, 0, 1))

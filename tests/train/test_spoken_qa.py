@@ -13,12 +13,14 @@ from speechalign.errors import UserFacingError
 from speechalign.train.model import SiftSpeechLLM
 from speechalign.train.spoken_qa import (
     QAItem,
+    answer_pieces,
     answer_scores,
+    audio_response_nll,
     compare_with_control,
     greedy_answers,
     reused_text_run,
     score_model,
-    text_run_answers,
+    text_run,
     text_run_key,
 )
 
@@ -62,9 +64,10 @@ def test_batched_answers_equal_one_at_a_time(tiny):
     torch.manual_seed(0)
     width = llm.get_input_embeddings().embedding_dim
     prompts = [torch.randn(n, width) for n in (12, 5, 9)]
-    batched = greedy_answers(model, prompts, max_new_tokens=6)
-    assert batched == [greedy_answers(model, [p], max_new_tokens=6)[0] for p in prompts]
+    batched, nlls = greedy_answers(model, prompts, max_new_tokens=6)
+    assert batched == [greedy_answers(model, [p], max_new_tokens=6)[0][0] for p in prompts]
     assert len(set(batched)) > 1  # distinct answers: the rows did not get each other's
+    assert nlls == [None, None, None]  # no responses, no NLLs
 
 
 @needs_tokenizer
@@ -87,18 +90,42 @@ def test_a_trained_model_reuses_its_controls_text_run_only_when_it_is_the_same(t
     ]
     control = SiftSpeechLLM(config, llm, tokenizer, Projectors(config, seed=0))
     trained = SiftSpeechLLM(config, llm, tokenizer, Projectors(config, seed=1))  # other projector weights
-    answers = text_run_answers(control, items, "Be brief.", 5)
-    control_result = score_model(control, items, "Be brief.", answers, 5)
+    answers, text_nlls = text_run(control, items, "Be brief.", 5)
+    control_result = score_model(control, items, "Be brief.", answers, 5, text_nlls)
     key = text_run_key(trained, items, "Be brief.", 5)
     assert control_result["text_run"] == key  # the projectors are not part of it
     reused_answers, nlls = reused_text_run(control_result, key)
-    assert reused_answers == answers == text_run_answers(trained, items, "Be brief.", 5)
-    assert score_model(trained, items, "Be brief.", reused_answers, 5, nlls) == score_model(
-        trained, items, "Be brief.", answers, 5
-    )
+    assert (reused_answers, nlls) == (answers, text_nlls) == text_run(trained, items, "Be brief.", 5)
     assert reused_text_run(control_result, text_run_key(trained, items, "Be long.", 5)) is None
     assert reused_text_run(control_result, text_run_key(trained, items, "Be brief.", 6)) is None
     assert reused_text_run(control_result, text_run_key(trained, items[:2], "Be brief.", 5)) is None
     other_gold = [dataclasses.replace(item, answer="fifty") for item in items]  # the NLLs are of the gold
     assert reused_text_run(control_result, text_run_key(trained, other_gold, "Be brief.", 5)) is None
     assert reused_text_run({"rows": control_result["rows"]}, key) is None  # a result from before the key
+
+
+@needs_tokenizer
+def test_gold_nlls_read_off_the_generation_equal_a_forward_of_their_own(tiny):
+    """The audio run's gold-answer NLL (from the generation's left-padded prefill) is the teacher-forced loss
+    of a separate unpadded forward, item by item, for items whose prompts differ in length."""
+    llm, tokenizer = tiny
+    config = model_config(False)
+    torch.manual_seed(0)
+    items = [
+        QAItem(
+            f"q{i}",
+            "Question?" * (i + 1),
+            "forty " * (i + 1),
+            "the answer",
+            torch.randn(n, 8),
+            torch.randn(n, 8),
+        )
+        for i, n in enumerate((9, 30, 17))
+    ]
+    model = SiftSpeechLLM(config, llm, tokenizer, Projectors(config, seed=0))
+    answers, text_nlls = text_run(model, items, "Be brief.", 5)
+    rows = score_model(model, items, "Be brief.", answers, 5, text_nlls)["rows"]
+    for item, row in zip(items, rows, strict=True):
+        separate = audio_response_nll(model, answer_pieces(model, "Be brief.", item, item.answer), item)
+        assert row["answer_nll"] == pytest.approx(separate, rel=1e-5)
+    assert len({row["answer_nll"] for row in rows}) == 3

@@ -206,28 +206,92 @@ def greedy_answers_scoring(
 ) -> tuple[list[str], list[float | None]]:
     """``greedy_answers``, and the summed NLL of each run's ``continuations[i]`` (token ids; None: none)
     teacher-forced after its prompt, read off the generation's own prefill: one forward serves both."""
-    answers: list[str] = [""] * len(runs)
-    nlls: list[float | None] = [None] * len(runs)
+    prompts = [run.payload["inputs_embeds"][0] for run in runs]
+    tokens, nlls = greedy_tokens_scoring(llm, prompts, continuations, max_new_tokens, batch_size, **generate)
+    return [tokenizer.decode(ids, skip_special_tokens=True).strip() for ids in tokens], nlls
+
+
+@torch.inference_mode()
+def greedy_tokens_scoring(
+    llm,
+    prompts: Sequence[torch.Tensor],
+    continuations: Sequence[Sequence[int] | None],
+    max_new_tokens: int,
+    batch_size: int,
+    **generate,
+) -> tuple[list[list[int]], list[float | None]]:
+    """The greedy new token ids after each prompt ``(S_i, D)`` (input embeddings), and the summed NLL of
+    ``continuations[i]`` teacher-forced after it, read off the prefill. Prompts are prefilled in batches of
+    similar lengths (``length_batches``) and decoded together, up to ``batch_size`` rows at once: a decoding
+    step reads every weight once whatever the rows, so one decoding loop for several length batches saves
+    most of their steps (on 2 CPU cores, a step of the 135M LM costs about as much for 4 rows as for 18)."""
+    tokens: list[list[int]] = [[] for _ in prompts]
+    nlls: list[float | None] = [None] * len(prompts)
     device = next(llm.parameters()).device
-    for chunk in length_batches([run.length for run in runs], batch_size):
-        embeds, mask = left_pad([runs[i].payload["inputs_embeds"][0] for i in chunk])
-        embeds, mask = embeds.to(device), mask.to(device)
-        past = None
-        if any(continuations[i] for i in chunk):
-            past, totals = prefill_with_continuations(llm, embeds, mask, [continuations[i] for i in chunk])
+    for group in decoding_groups(length_batches([len(p) for p in prompts], batch_size), batch_size):
+        caches = []
+        for chunk in group:
+            embeds, mask = left_pad([prompts[i] for i in chunk])
+            past, totals = prefill_with_continuations(
+                llm, embeds.to(device), mask.to(device), [continuations[i] for i in chunk]
+            )
             for i, total in zip(chunk, totals, strict=True):
                 nlls[i] = total
-        out = llm.generate(
-            inputs_embeds=embeds,
-            attention_mask=mask,
-            past_key_values=past,
-            max_new_tokens=max_new_tokens,
-            do_sample=False,
-            **generate,
-        )  # (B, new): with inputs_embeds only, the new tokens alone
-        for i, ids in zip(chunk, out.cpu(), strict=True):
-            answers[i] = tokenizer.decode(ids, skip_special_tokens=True).strip()
-    return answers, nlls
+            caches.append(past)
+        for rows, past in decoding_batches(group, caches, llm.config):
+            embeds, mask = left_pad([prompts[i] for i in rows])
+            out = llm.generate(
+                inputs_embeds=embeds.to(device),
+                attention_mask=mask.to(device),
+                past_key_values=past,
+                max_new_tokens=max_new_tokens,
+                do_sample=False,
+                **generate,
+            )  # (B, new): with inputs_embeds only, the new tokens alone
+            for i, ids in zip(rows, out.tolist(), strict=True):
+                tokens[i] = ids
+    return tokens, nlls
+
+
+def decoding_groups(batches: list[list[int]], max_items: int) -> list[list[list[int]]]:
+    """Consecutive ``batches`` packed into groups of at most ``max_items`` rows (a batch never split).
+
+    >>> decoding_groups([[0, 1], [2], [3, 4, 5], [6]], max_items=4)
+    [[[0, 1], [2]], [[3, 4, 5], [6]]]
+    """
+    groups: list[list[list[int]]] = []
+    for batch in batches:
+        if groups and sum(map(len, groups[-1])) + len(batch) <= max_items:
+            groups[-1].append(batch)
+        else:
+            groups.append([batch])
+    return groups
+
+
+def decoding_batches(chunks: list[list[int]], caches: list, config) -> list[tuple[list[int], Any]]:
+    """``(rows, cache)`` to decode from: the prefilled ``chunks``' caches (each of its own longest prompt
+    but one) as one cache of all their rows, each left-padded to the longest (padding that the mask hides);
+    the chunks as they are when a layer keeps a sliding window (such a cache cannot take padding)."""
+    from transformers import DynamicCache
+
+    layers = [list(cache) for cache in caches]  # per chunk, per layer: (keys, values, sliding window)
+    if len(caches) == 1 or any(window is not None for chunk in layers for *_, window in chunk):
+        return list(zip(chunks, caches, strict=True))
+    width = max(cache.get_seq_length() for cache in caches)
+    widened = [widen_states(chunk, 0, width) for chunk in layers]
+    merged = [[torch.cat(part) for part in zip(*layer, strict=True)] for layer in zip(*widened, strict=True)]
+    return [([i for chunk in chunks for i in chunk], DynamicCache(merged, config=config))]
+
+
+def widen_states(states, start: int, width: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Per-layer ``(keys, values)`` of ``states`` (``(B, H, S, d)`` each) with zeros inserted after the first
+    ``start`` positions, so that ``width`` positions follow them (left padding, after a shared prefix)."""
+
+    def pad(x: torch.Tensor) -> torch.Tensor:  # (B, H, S, d) -> (B, H, start + width, d)
+        gap = x.new_zeros(*x.shape[:2], start + width - x.shape[2], x.shape[3])
+        return torch.cat([x[:, :, :start], gap, x[:, :, start:]], dim=2)
+
+    return [(pad(k), pad(v)) for k, v, *_ in states]
 
 
 def prefill_with_continuations(

@@ -240,24 +240,14 @@ def prefix_cache(model, prefix, rows: int):
     return DynamicCache([(expand(k), expand(v)) for k, v, *_ in prefix], config=model.config)
 
 
-def widen(states, start: int, width: int):
-    """Per-layer ``(keys, values)`` of ``states`` with zeros inserted after the first ``start`` positions,
-    so that ``width`` positions follow them (left padding between the prefix and the suffix)."""
-    import torch
-
-    def pad(x):  # (b, H, S, d) -> (b, H, start + width, d)
-        gap = x.new_zeros(*x.shape[:2], start + width - x.shape[2], x.shape[3])
-        return torch.cat([x[:, :, :start], gap, x[:, :, start:]], dim=2)
-
-    return [(pad(k), pad(v)) for k, v, *_ in states]
-
-
 def prefill(model, prefix, start: int, suffixes, pad_id: int, group: int):
     """The prompts' states and next-token logits ``(B, V)``: ``group`` consecutive (similar-length) prompts at
     a time, each group padded to its own longest, then their states widened to the batch's longest and
     stacked, so a batch spanning short and long prompts prefills little padding."""
     import torch
     from transformers import DynamicCache
+
+    from speechalign.backends.base import widen_states
 
     width, states, logits = max(len(s) for s in suffixes), [], []
     for first in range(0, len(suffixes), group):
@@ -269,7 +259,7 @@ def prefill(model, prefix, start: int, suffixes, pad_id: int, group: int):
             logits_to_keep=1,
         )  # fmt: skip
         logits.append(out.logits[:, -1])
-        states.append(widen(cache, start, width))
+        states.append(widen_states(cache, start, width))
     layers = [[torch.cat(kv) for kv in zip(*layer, strict=True)] for layer in zip(*states, strict=True)]
     return DynamicCache(layers, config=model.config), torch.cat(logits)
 

@@ -128,7 +128,7 @@ def run_spoken_qa(args: argparse.Namespace) -> None:
     system, max_new_tokens = backends["system_prompt"], backends["max_new_tokens"]
     control = json.loads(Path(args.control).read_text(encoding="utf-8")) if args.control else {}
     reused = E.reused_text_run(control, E.text_run_key(model, items, system, max_new_tokens))
-    answers, text_nlls = reused or (E.text_run_answers(model, items, system, max_new_tokens), None)
+    answers, text_nlls = reused or E.text_run(model, items, system, max_new_tokens)
     result = E.score_model(model, items, system, answers, max_new_tokens, text_nlls)
     result["model"] = args.checkpoint or f"untrained:{args.untrained}"
     result["text_run_from"] = args.control if reused else None

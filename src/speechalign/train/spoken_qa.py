@@ -57,11 +57,10 @@ def qa_utterances(utterances: Sequence, limit: int | None) -> list:
     return kept[:limit] if limit else kept
 
 
-def sequence_nll(model: SiftSpeechLLM, pieces: PromptPieces, item: QAItem, text_run: bool) -> float:
-    """Mean NLL per response token of ``pieces.response`` after the audio (or the transcript) prompt."""
+def audio_response_nll(model: SiftSpeechLLM, pieces: PromptPieces, item: QAItem) -> float:
+    """Mean NLL per response token of ``pieces.response`` after the audio prompt (a forward of its own)."""
     with torch.no_grad():
-        slot = model.embed_ids(transcript_ids(model, item)) if text_run else audio_slot(model, item)
-        total, count = model.response_losses([pieces], [slot])
+        total, count = model.response_losses([pieces], [audio_slot(model, item)])
     return float(total / count)
 
 
@@ -85,26 +84,34 @@ ANSWER_BATCH = 16  # prompts per generation batch (decoding reads the weights on
 
 
 @torch.no_grad()
-def greedy_answers(model: SiftSpeechLLM, prompts: Sequence[torch.Tensor], max_new_tokens: int) -> list[str]:
-    """Greedy answers of prompts ``(S_i, D)``, left-padded in batches of similar lengths (as the evaluate
-    stage's), each cut at its first end token."""
-    from speechalign.backends.base import left_pad, length_batches
+def greedy_answers(
+    model: SiftSpeechLLM,
+    prompts: Sequence[torch.Tensor],
+    max_new_tokens: int,
+    responses: Sequence[Sequence[int]] | None = None,
+) -> tuple[list[str], list[float | None]]:
+    """Greedy answers of prompts ``(S_i, D)``, batched as the evaluate stage's
+    (``speechalign.backends.base.greedy_tokens_scoring``), each cut at its first end token; and the mean NLL
+    per token of ``responses[i]`` (token ids) teacher-forced after prompt i, read off the generation's
+    prefill (None without ``responses``)."""
+    from speechalign.backends.base import greedy_tokens_scoring
     from speechalign.sift.targets import end_token_ids, split_generation
 
     ends = end_token_ids(model.tokenizer, model.llm)
-    answers = [""] * len(prompts)
-    for chunk in length_batches([len(p) for p in prompts], ANSWER_BATCH):
-        embeds, mask = left_pad([prompts[i] for i in chunk])
-        out = model.llm.generate(
-            inputs_embeds=embeds.to(model.device),
-            attention_mask=mask.to(model.device),
-            max_new_tokens=max_new_tokens,
-            do_sample=False,
-            pad_token_id=model.tokenizer.pad_token_id or model.tokenizer.eos_token_id,
-        )  # (B, new): with inputs_embeds only the new tokens come back
-        for i, ids in zip(chunk, out.tolist(), strict=True):
-            answers[i] = split_generation(ids, ends, model.tokenizer).text
-    return answers
+    tokens, totals = greedy_tokens_scoring(
+        model.llm,
+        prompts,
+        responses or [None] * len(prompts),
+        max_new_tokens,
+        ANSWER_BATCH,
+        pad_token_id=model.tokenizer.pad_token_id or model.tokenizer.eos_token_id,
+    )
+    answers = [split_generation(ids, ends, model.tokenizer).text for ids in tokens]
+    means = [
+        None if total is None else total / len(r)
+        for total, r in zip(totals, responses or [[]] * len(prompts), strict=True)
+    ]
+    return answers, means
 
 
 @torch.no_grad()
@@ -114,31 +121,30 @@ def score_model(
     system_prompt: str,
     text_answers: Mapping[str, str],
     max_new_tokens: int,
-    text_run_nlls: Mapping[str, float] | None = None,
+    text_run_nlls: Mapping[str, float],
 ) -> dict:
-    """The three scores of the audio run, and the text run's as the upper bound (``text_run_nlls``: the
-    text run's gold-answer NLLs when already known, e.g. from the control: the frozen LLM's, whatever the
-    projectors)."""
+    """The three scores of the audio run, and the text run's as the upper bound (``text_answers`` and
+    ``text_run_nlls``: the text run's answers and gold-answer NLLs by item, from ``text_run``). The gold
+    answer's NLL comes from the generation's own prefill; the text answer's takes a forward of its own."""
     from tqdm import tqdm
 
-    def pieces(item: QAItem, response: str) -> PromptPieces:
-        return prompt_pieces(
-            model.tokenizer, system_prompt, item.question_prompt, model.config.layout, response, False
-        )
-
-    prompts = [prompt_embeddings(model, pieces(item, item.answer), audio_slot(model, item)) for item in items]
-    answers = greedy_answers(model, prompts, max_new_tokens)
+    golds = [answer_pieces(model, system_prompt, item, item.answer) for item in items]
+    prompts = [
+        prompt_embeddings(model, gold, audio_slot(model, item))
+        for gold, item in zip(golds, items, strict=True)
+    ]
+    answers, gold_nlls = greedy_answers(model, prompts, max_new_tokens, [gold.response for gold in golds])
     rows = []
-    for item, answer in zip(tqdm(items, desc="spoken QA", unit="item", mininterval=2), answers, strict=True):
-        gold, self_target = pieces(item, item.answer), pieces(item, text_answers[item.id])
+    for item, answer, gold_nll in zip(
+        tqdm(items, desc="spoken QA", unit="item", mininterval=2), answers, gold_nlls, strict=True
+    ):
+        self_target = answer_pieces(model, system_prompt, item, text_answers[item.id])
         rows.append(
             {
                 "id": item.id,
-                "answer_nll": sequence_nll(model, gold, item, text_run=False),
-                "text_answer_nll": sequence_nll(model, self_target, item, text_run=False),
-                "text_run_answer_nll": text_run_nlls[item.id]
-                if text_run_nlls
-                else sequence_nll(model, gold, item, text_run=True),
+                "answer_nll": gold_nll,
+                "text_answer_nll": audio_response_nll(model, self_target, item),
+                "text_run_answer_nll": text_run_nlls[item.id],
                 **answer_scores(answer, item.answer),
                 "answer": answer,
                 "text_answer": text_answers[item.id],
@@ -146,8 +152,15 @@ def score_model(
         )
     n = max(len(rows), 1)
     means = {k: sum(r[k] for r in rows) / n for k in (*NLL_SCORES, *ANSWER_SCORES)}
-    text_run = text_run_key(model, items, system_prompt, max_new_tokens)
-    return {"items": len(rows), **means, "text_run": text_run, "rows": rows}
+    key = text_run_key(model, items, system_prompt, max_new_tokens)
+    return {"items": len(rows), **means, "text_run": key, "rows": rows}
+
+
+def answer_pieces(model: SiftSpeechLLM, system_prompt: str, item: QAItem, response: str) -> PromptPieces:
+    """The item's prompt around the speech slot, with ``response`` (and its end token) as the response."""
+    return prompt_pieces(
+        model.tokenizer, system_prompt, item.question_prompt, model.config.layout, response, False
+    )
 
 
 NLL_SCORES = ("answer_nll", "text_answer_nll", "text_run_answer_nll")
@@ -218,18 +231,21 @@ def comparison_fields(trained, untrained, confidence: float, resamples: int, see
 
 
 @torch.no_grad()
-def text_run_answers(
+def text_run(
     model: SiftSpeechLLM, items: Sequence[QAItem], system_prompt: str, max_new_tokens: int
-) -> dict:
-    """What the frozen LLM answers with the transcript where the audio was (the SIFT-style reference)."""
-    prompts = []
-    for item in items:
-        pieces = prompt_pieces(
-            model.tokenizer, system_prompt, item.question_prompt, model.config.layout, "", True
-        )
-        prompts.append(prompt_embeddings(model, pieces, model.embed_ids(transcript_ids(model, item))))
-    answers = greedy_answers(model, prompts, max_new_tokens)
-    return {item.id: answer or "." for item, answer in zip(items, answers, strict=True)}
+) -> tuple[dict[str, str], dict[str, float]]:
+    """The text run, by item: what the frozen LLM answers with the transcript where the audio was (the
+    SIFT-style reference), and the gold answer's NLL there, from the same generation's prefill."""
+    golds = [answer_pieces(model, system_prompt, item, item.answer) for item in items]
+    prompts = [
+        prompt_embeddings(model, gold, model.embed_ids(transcript_ids(model, item)))
+        for gold, item in zip(golds, items, strict=True)
+    ]
+    answers, nlls = greedy_answers(model, prompts, max_new_tokens, [gold.response for gold in golds])
+    ids = [item.id for item in items]
+    return {i: answer or "." for i, answer in zip(ids, answers, strict=True)}, dict(
+        zip(ids, nlls, strict=True)
+    )
 
 
 def text_run_key(
