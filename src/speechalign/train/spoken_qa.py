@@ -98,19 +98,17 @@ def greedy_answers(
     from speechalign.sift.targets import end_token_ids, split_generation
 
     ends = end_token_ids(model.tokenizer, model.llm)
+    responses = responses or [None] * len(prompts)
     tokens, totals = greedy_tokens_scoring(
         model.llm,
         prompts,
-        responses or [None] * len(prompts),
+        responses,
         max_new_tokens,
         ANSWER_BATCH,
         pad_token_id=model.tokenizer.pad_token_id or model.tokenizer.eos_token_id,
     )
     answers = [split_generation(ids, ends, model.tokenizer).text for ids in tokens]
-    means = [
-        None if total is None else total / len(r)
-        for total, r in zip(totals, responses or [[]] * len(prompts), strict=True)
-    ]
+    means = [None if t is None else t / len(r) for t, r in zip(totals, responses, strict=True)]
     return answers, means
 
 
