@@ -101,9 +101,14 @@ def test_each_run_is_prefilled_once_and_a_full_cache_recomputes_the_same_table(
     cached, _ = validate_corpus(
         tiny_composed, utterances, "sqa", PROMPTS, controls, NORMALISATIONS, components=2, seed=0
     )
-    assert len(calls) == len(utterances) * (
-        1 + len(controls)
-    )  # the transcripts once, each condition's audio once
+    # the transcripts once, each condition's audio once; the untrained control is the tiny model's own audio
+    # (its projector is the seed-0 initialisation), so the two share one prefill
+    assert len(calls) == len(utterances) * len(controls)
+    by_condition = cached.set_index(["condition", "utterance", "normalisation", "layer"])["alas_tokens"]
+    pd.testing.assert_series_equal(by_condition["untrained"], by_condition["audio"])
+    calls.clear()
+    validate_corpus(tiny_composed, utterances, "sqa", PROMPTS, controls, NORMALISATIONS, components=2, seed=1)
+    assert len(calls) == len(utterances) * (1 + len(controls))  # seed 1: another untrained projector
     monkeypatch.setattr(measure, "HIDDEN_CACHE_BYTES", 0)  # nothing kept: every pass prefills again
     recomputed, _ = validate_corpus(
         tiny_composed, utterances, "sqa", PROMPTS, controls, NORMALISATIONS, components=2, seed=0

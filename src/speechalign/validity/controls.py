@@ -26,7 +26,7 @@ tokens T, so all conditions share one reference path and one uniform path.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -205,8 +205,3 @@ def untrained_projector(backend: SpeechLLM, seed: int) -> nn.Module:
 def condition_seed(seed: int, utterance_index: int, condition_index: int) -> np.random.Generator:
     """One generator per (seed, utterance, condition): the same draws in the fitting and the scoring pass."""
     return np.random.default_rng([seed, utterance_index, condition_index])
-
-
-def untrained_is_model(spec: Mapping) -> bool:
-    """True when the backend itself has an untrained projector (its ``untrained`` control is itself)."""
-    return spec.get("kind") == "composed" and not spec.get("projector")

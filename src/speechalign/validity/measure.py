@@ -9,7 +9,8 @@ condition's own audio runs (and on the text runs, shared by all conditions), as 
 corpus: a first pass feeds the moment accumulator, a second one scores. Each prefill runs once: the
 transcript's hidden states serve every condition and a condition's audio states both passes, kept in memory
 up to ``speechalign.alas.measure.HIDDEN_CACHE_BYTES`` (past it, a run is prefilled again: the same numbers,
-more time).
+more time), and the untrained control of a model with no trained projector takes the model's own audio states
+(``same_audio_states``).
 The reference is the corpus's exact word times: the controls test the metric, not the aligner.
 """
 
@@ -202,6 +203,22 @@ def utterance_rows(
     return rows
 
 
+def same_audio_states(conditions: Sequence[Condition], backend: SpeechLLM, projectors: Projectors) -> dict:
+    """``{condition index: the index of an earlier condition with the same audio runs}``: the untrained
+    control of a model whose own projector is that seeded initialisation (a composed model with no trained
+    projector) is the model's audio, so one prefill serves both."""
+    own, untrained = getattr(backend, "projector", None), projectors.untrained
+    audio = [c for c, condition in enumerate(conditions) if condition.source == "audio"]
+    if not audio or own is None or untrained is None or not same_weights(own, untrained):
+        return {}
+    return {c: audio[0] for c, condition in enumerate(conditions) if condition.source == "untrained"}
+
+
+def same_weights(a: torch.nn.Module, b: torch.nn.Module) -> bool:
+    sa, sb = a.state_dict(), b.state_dict()
+    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k].to(sa[k].device)) for k in sa)
+
+
 def _mix(condition: Condition) -> float:
     """A condition's step on the ruler: aligned 0, ruler steps their share, others NaN."""
     return {"aligned": 0.0, "ruler": condition.mix}.get(condition.source, float("nan"))
@@ -246,6 +263,8 @@ def validate_corpus(
         raise BackendInputError("the aligned and ruler conditions need the aligned projector")
     fitted = any(NORMALISATION_KINDS[n] == "fitted" for n in normalisations)
     cache = HiddenCache()
+    aliases = same_audio_states(conditions, backend, projectors)
+    reused = set(aliases.values())  # conditions whose states a later one takes: kept until then
 
     def text_hidden(u: int) -> torch.Tensor:  # (L+1, T, D): the same for every condition
         return cache.get(("text", u), lambda: backend.prefill(prepared[u].text))
@@ -260,7 +279,8 @@ def validate_corpus(
                 run = condition_run(backend, prepared, u, condition, rng, projectors, placed or {})
                 return backend.prefill(run)
 
-            return cache.get(("audio", c, u), compute) if fitted else compute()
+            key = ("audio", aliases.get(c, c), u)
+            return cache.get(key, compute) if fitted or c in reused or c in aliases else compute()
 
         statistics = None
         if fitted:
@@ -269,5 +289,6 @@ def validate_corpus(
         for u, p in enumerate(prepared):
             audio, text = audio_hidden(u), text_hidden(u)
             rows += utterance_rows(p.id, condition, audio, text, p.reference, normalisations, statistics)
-        cache.drop(("audio", c, u) for u in range(len(prepared)))
+        if c not in reused:
+            cache.drop(("audio", aliases.get(c, c), u) for u in range(len(prepared)))
     return pd.DataFrame(rows, columns=TABLE_COLUMNS), rejected
