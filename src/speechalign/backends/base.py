@@ -238,7 +238,9 @@ def greedy_tokens_scoring(
             for i, total in zip(chunk, totals, strict=True):
                 nlls[i] = total
             caches.append(past)
-        for rows, past in decoding_batches(group, caches, llm.config):
+        batches = decoding_batches(group, caches, llm.config)
+        del caches, past  # merged, the chunks' own caches are garbage: decoding holds one copy
+        for rows, past in batches:
             embeds, mask = left_pad([prompts[i] for i in rows])
             out = llm.generate(
                 inputs_embeds=embeds.to(device),
@@ -278,8 +280,10 @@ def decoding_batches(chunks: list[list[int]], caches: list, config) -> list[tupl
     if len(caches) == 1 or any(window is not None for chunk in layers for *_, window in chunk):
         return list(zip(chunks, caches, strict=True))
     width = max(cache.get_seq_length() for cache in caches)
-    widened = [widen_states(chunk, 0, width) for chunk in layers]
-    merged = [[torch.cat(part) for part in zip(*layer, strict=True)] for layer in zip(*widened, strict=True)]
+    merged = [  # layer by layer: one layer's padded copies at a time
+        [torch.cat(part) for part in zip(*widen_states(layer, 0, width), strict=True)]
+        for layer in zip(*layers, strict=True)
+    ]
     return [([i for chunk in chunks for i in chunk], DynamicCache(merged, config=config))]
 
 
