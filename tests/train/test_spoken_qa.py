@@ -55,6 +55,14 @@ def test_paired_comparison_of_trained_and_untrained_items():
     assert answer_scores("", "42") == {"contains_answer": 0.0, "token_f1": 0.0}  # empty: wrong
 
 
+def qa_items(frames, question, answer, transcript) -> list[QAItem]:
+    """Items q0, q1, ... with random audio features of ``frames[i]`` positions and texts made from ``i``."""
+    return [
+        QAItem(f"q{i}", question(i), answer(i), transcript(i), torch.randn(n, 8), torch.randn(n, 8))
+        for i, n in enumerate(frames)
+    ]
+
+
 @needs_tokenizer
 def test_batched_answers_equal_one_at_a_time(tiny):
     """Prompts of three lengths in one left-padded batch: each answer as when generated alone."""
@@ -77,17 +85,9 @@ def test_a_trained_model_reuses_its_controls_text_run_only_when_it_is_the_same(t
     llm, tokenizer = tiny
     config = model_config(False)
     torch.manual_seed(0)
-    items = [
-        QAItem(
-            f"q{i}",
-            f"Question {i}?",
-            "forty",
-            f"the answer is {i} forty",
-            torch.randn(9, 8),
-            torch.randn(9, 8),
-        )
-        for i in range(3)
-    ]
+    items = qa_items(
+        (9, 9, 9), lambda i: f"Question {i}?", lambda i: "forty", lambda i: f"the answer is {i} forty"
+    )
     control = SiftSpeechLLM(config, llm, tokenizer, Projectors(config, seed=0))
     trained = SiftSpeechLLM(config, llm, tokenizer, Projectors(config, seed=1))  # other projector weights
     answers, text_nlls = text_run(control, items, "Be brief.", 5)
@@ -111,17 +111,9 @@ def test_gold_nlls_read_off_the_generation_equal_a_forward_of_their_own(tiny):
     llm, tokenizer = tiny
     config = model_config(False)
     torch.manual_seed(0)
-    items = [
-        QAItem(
-            f"q{i}",
-            "Question?" * (i + 1),
-            "forty " * (i + 1),
-            "the answer",
-            torch.randn(n, 8),
-            torch.randn(n, 8),
-        )
-        for i, n in enumerate((9, 30, 17))
-    ]
+    items = qa_items(
+        (9, 30, 17), lambda i: "Question?" * (i + 1), lambda i: "forty " * (i + 1), lambda i: "the answer"
+    )
     model = SiftSpeechLLM(config, llm, tokenizer, Projectors(config, seed=0))
     answers, text_nlls = text_run(model, items, "Be brief.", 5)
     rows = score_model(model, items, "Be brief.", answers, 5, text_nlls)["rows"]
