@@ -204,7 +204,7 @@ def utterance_rows(
 
 
 def same_audio_states(conditions: Sequence[Condition], backend: SpeechLLM, projectors: Projectors) -> dict:
-    """``{condition index: the index of an earlier condition with the same audio runs}``: the untrained
+    """``{condition index: the index of the condition with the same audio runs}``: the untrained
     control of a model whose own projector is that seeded initialisation (a composed model with no trained
     projector) is the model's audio, so one prefill serves both."""
     own, untrained = getattr(backend, "projector", None), projectors.untrained
