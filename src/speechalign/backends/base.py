@@ -279,12 +279,18 @@ def decoding_batches(chunks: list[list[int]], caches: list, config) -> list[tupl
     layers = [list(cache) for cache in caches]  # per chunk, per layer: (keys, values, sliding window)
     if len(caches) == 1 or any(window is not None for chunk in layers for *_, window in chunk):
         return list(zip(chunks, caches, strict=True))
-    width = max(cache.get_seq_length() for cache in caches)
-    merged = [  # layer by layer: one layer's padded copies at a time
-        [torch.cat(part) for part in zip(*widen_states(layer, 0, width), strict=True)]
-        for layer in zip(*layers, strict=True)
-    ]
+    merged = stacked_states(layers, 0, max(cache.get_seq_length() for cache in caches))
     return [([i for chunk in chunks for i in chunk], DynamicCache(merged, config=config))]
+
+
+def stacked_states(batches: list[list], start: int, width: int) -> list[list[torch.Tensor]]:
+    """Per layer ``[keys, values]`` of several batches' states (per batch, per layer ``(keys, values, ...)``)
+    stacked along the batch, each widened to ``start + width`` positions (``widen_states``), layer by layer:
+    one layer's padded copies at a time."""
+    return [
+        [torch.cat(part) for part in zip(*widen_states(layer, start, width), strict=True)]
+        for layer in zip(*batches, strict=True)
+    ]
 
 
 def widen_states(states, start: int, width: int) -> list[tuple[torch.Tensor, torch.Tensor]]:

@@ -247,7 +247,7 @@ def prefill(model, prefix, start: int, suffixes, pad_id: int, group: int):
     import torch
     from transformers import DynamicCache
 
-    from speechalign.backends.base import widen_states
+    from speechalign.backends.base import stacked_states
 
     width, states, logits = max(len(s) for s in suffixes), [], []
     for first in range(0, len(suffixes), group):
@@ -259,9 +259,8 @@ def prefill(model, prefix, start: int, suffixes, pad_id: int, group: int):
             logits_to_keep=1,
         )  # fmt: skip
         logits.append(out.logits[:, -1])
-        states.append(widen_states(cache, start, width))
-    layers = [[torch.cat(kv) for kv in zip(*layer, strict=True)] for layer in zip(*states, strict=True)]
-    return DynamicCache(layers, config=model.config), torch.cat(logits)
+        states.append(list(cache))
+    return DynamicCache(stacked_states(states, start, width), config=model.config), torch.cat(logits)
 
 
 def greedy_batch(model, prefix, start: int, suffixes, max_new_tokens: int, ends: set[int], pad_id: int):
